@@ -1,0 +1,406 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * exectrace: one ring-buffer record per exec.
+ *
+ * Successful execs are reported from tp_btf/sched_process_exec, in the new
+ * process, once the kernel has built it: argv is read from the new mm
+ * (arg_start..arg_end), so what is reported is what runs, not what a racing
+ * thread left in the caller's memory. The caller's name (comm) is gone by
+ * then; it is remembered per thread just before the point of no return
+ * (tp_btf/sched_prepare_exec, 6.10+; fentry/begin_new_exec before that).
+ * Failed execs (opt-in) come from tp_btf/sys_exit. All hooks are BTF
+ * tracepoints or trampolines: no tracefs or debugfs needed.
+ */
+#include "vmlinux_min.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "exectrace.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Knobs, set by user space before load; the verifier treats them as constants. */
+const volatile __u32 argv_cap = 32768;
+const volatile __u64 wakeup_ns = 4000000;
+const volatile __u32 filter_pid_ns;	/* 0: any */
+const volatile __u32 filter_uid;
+const volatile bool filter_uid_on;
+const volatile bool filter_cgroup_on;
+const volatile __u32 slots_per_cpu = 2;
+
+/* Shared with user space through the skeleton's types, never declared twice. */
+struct exectrace_record record_layout;
+enum exectrace_record_flags record_flags_layout;
+enum exectrace_limits record_limits_layout;
+
+__u64 next_seq;
+__u64 last_wakeup_ns;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4 << 20);
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} drops SEC(".maps");
+
+#define SCRATCH_SIZE(argv_cap) \
+	(sizeof(struct scratch_slot) + EXECTRACE_FILENAME_CAP + EXECTRACE_INTERP_CAP + (argv_cap) + EXECTRACE_FAILED_ARG_CHUNK)
+
+struct scratch_slot {
+	__u32 busy;
+	__u32 pad;
+	struct exectrace_record rec;
+	char data[];
+};
+
+/*
+ * Records are built here, then copied into the ring sized to the data:
+ * bpf_ringbuf_reserve() needs a constant size. Not a per-CPU map: a
+ * preempted program would share its slot with the next one on that CPU.
+ * Each CPU owns slots_per_cpu slots, claimed with a compare-and-swap.
+ * max_entries and value_size are set at load from the CPU count and argv_cap.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, SCRATCH_SIZE(32768));
+} scratch SEC(".maps");
+
+/* Name of the calling thread just before exec, keyed by its thread id. */
+struct comm_val {
+	char comm[16];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct comm_val);
+} pre_exec_comm SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_CGROUP_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} cgroup_filter SEC(".maps");
+
+#define MAX_PID_NS_LEVEL 32
+
+/* A str helper's result as a length without the NUL, bounded for the verifier. */
+static __always_inline __u32 clamp_len(long n, __u32 cap)
+{
+	__u32 len = n > 0 ? n - 1 : 0;
+
+	asm volatile("" : "+r"(len));
+	if (len > cap - 1)
+		len = cap - 1;
+	return len;
+}
+
+static __always_inline void count_drop(void)
+{
+	__u32 zero = 0;
+	__u64 *n = bpf_map_lookup_elem(&drops, &zero);
+
+	if (n)
+		__sync_fetch_and_add(n, 1);
+}
+
+/* The task is in filter_pid_ns or one of its descendants. */
+static __always_inline bool in_pid_ns(struct task_struct *task)
+{
+	struct pid *pid = BPF_CORE_READ(task, thread_pid);
+	unsigned int level = BPF_CORE_READ(pid, level);
+
+	for (unsigned int i = 0; i <= MAX_PID_NS_LEVEL; i++) {
+		if (i > level)
+			break;
+		struct upid up = {};
+
+		bpf_core_read(&up, sizeof(up), &pid->numbers[i]);
+		if (BPF_CORE_READ(up.ns, ns.inum) == filter_pid_ns)
+			return true;
+	}
+	return false;
+}
+
+/* Called with task == current. */
+static __always_inline bool wanted(struct task_struct *task)
+{
+	if (filter_uid_on && BPF_CORE_READ(task, real_cred, uid.val) != filter_uid)
+		return false;
+	if (filter_pid_ns && !in_pid_ns(task))
+		return false;
+	if (filter_cgroup_on && bpf_current_task_under_cgroup(&cgroup_filter, 0) != 1)
+		return false;
+	return true;
+}
+
+static __always_inline struct scratch_slot *claim_slot(void)
+{
+	__u32 base = bpf_get_smp_processor_id() * slots_per_cpu;
+
+	for (__u32 i = 0; i < 4; i++) {
+		if (i >= slots_per_cpu)
+			break;
+		__u32 key = base + i;
+		struct scratch_slot *s = bpf_map_lookup_elem(&scratch, &key);
+
+		if (s && __sync_val_compare_and_swap(&s->busy, 0, 1) == 0)
+			return s;
+	}
+	return NULL;
+}
+
+static __always_inline void release_slot(struct scratch_slot *s)
+{
+	*(volatile __u32 *)&s->busy = 0;
+}
+
+/* The common fields: ids, credentials, namespace, time. */
+static __always_inline void fill_task(struct exectrace_record *r, struct task_struct *task)
+{
+	struct pid *pid = BPF_CORE_READ(task, thread_pid);
+	unsigned int level = BPF_CORE_READ(pid, level);
+	struct upid up = {};
+
+	r->ts_boot_ns = bpf_ktime_get_boot_ns();
+	r->cgroup_id = bpf_get_current_cgroup_id();
+	r->pid = BPF_CORE_READ(task, tgid);
+	r->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	r->uid = BPF_CORE_READ(task, real_cred, uid.val);
+	r->gid = BPF_CORE_READ(task, real_cred, gid.val);
+	r->euid = BPF_CORE_READ(task, real_cred, euid.val);
+	r->egid = BPF_CORE_READ(task, real_cred, egid.val);
+	if (level > MAX_PID_NS_LEVEL)
+		level = MAX_PID_NS_LEVEL;
+	bpf_core_read(&up, sizeof(up), &pid->numbers[level]);
+	r->pid_ns = BPF_CORE_READ(up.ns, ns.inum);
+	r->err = 0;
+	r->flags = 0;
+}
+
+/*
+ * Wake the reader at most once per wakeup_ns; the reader polls once more
+ * within that bound after it drains the ring, so nothing waits longer.
+ * Flag 0 lets the kernel skip the wake-up when the reader is still busy.
+ */
+static __always_inline __u64 wake_flags(__u64 now)
+{
+	if (!wakeup_ns)
+		return 0;
+	if (now - last_wakeup_ns >= wakeup_ns) {
+		last_wakeup_ns = now;
+		return 0;
+	}
+	return BPF_RB_NO_WAKEUP;
+}
+
+static __always_inline void submit(struct scratch_slot *s, __u32 data_len)
+{
+	struct exectrace_record *r = &s->rec;
+	__u64 size = sizeof(*r) + data_len;
+
+	if (size > sizeof(*r) + EXECTRACE_FILENAME_CAP + EXECTRACE_INTERP_CAP + EXECTRACE_ARGV_CAP_MAX)
+		return;
+	r->seq = __sync_fetch_and_add(&next_seq, 1);
+	if (bpf_ringbuf_output(&events, r, size, wake_flags(r->ts_boot_ns)))
+		count_drop();
+}
+
+static __always_inline void remember_comm(void)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct comm_val v;
+
+	bpf_get_current_comm(v.comm, sizeof(v.comm));
+	bpf_map_update_elem(&pre_exec_comm, &tid, &v, BPF_ANY);
+}
+
+SEC("tp_btf/sched_prepare_exec")
+int BPF_PROG(prepare_exec, struct task_struct *task, struct linux_binprm *bprm)
+{
+	remember_comm();
+	return 0;
+}
+
+/* Before 6.10: begin_new_exec() is where the old name is last intact. */
+SEC("fentry/begin_new_exec")
+int BPF_PROG(begin_new_exec_fallback, struct linux_binprm *bprm)
+{
+	remember_comm();
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(process_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
+{
+	struct scratch_slot *s;
+	struct exectrace_record *r;
+	struct comm_val *cv;
+	__u32 tid = old_pid;
+	long n;
+
+	if (!wanted(task))
+		return 0;
+	s = claim_slot();
+	if (!s) {
+		__sync_fetch_and_add(&next_seq, 1);
+		count_drop();
+		return 0;
+	}
+	r = &s->rec;
+	fill_task(r, task);
+	r->tid = tid;
+	cv = bpf_map_lookup_elem(&pre_exec_comm, &tid);
+	if (cv) {
+		__builtin_memcpy(r->comm, cv->comm, sizeof(r->comm));
+		bpf_map_delete_elem(&pre_exec_comm, &tid);
+	} else {
+		BPF_CORE_READ_INTO(&r->comm, task, comm);
+		r->flags |= EXECTRACE_REC_COMM_AFTER_EXEC;
+	}
+
+	const char *filename = BPF_CORE_READ(bprm, filename);
+	const char *interp = BPF_CORE_READ(bprm, interp);
+	__u32 off = 0;
+
+	n = bpf_probe_read_kernel_str(s->data, EXECTRACE_FILENAME_CAP, filename);
+	if (n >= EXECTRACE_FILENAME_CAP)
+		r->flags |= EXECTRACE_REC_FILENAME_TRUNCATED;
+	off = clamp_len(n, EXECTRACE_FILENAME_CAP);
+	r->filename_len = off;
+
+	r->interp_len = 0;
+	if (interp && interp != filename) {
+		r->flags |= EXECTRACE_REC_HAS_INTERP;
+		n = bpf_probe_read_kernel_str(s->data + off, EXECTRACE_INTERP_CAP, interp);
+		if (n >= EXECTRACE_INTERP_CAP)
+			r->flags |= EXECTRACE_REC_INTERP_TRUNCATED;
+		n = clamp_len(n, EXECTRACE_INTERP_CAP);
+		r->interp_len = n;
+		off += n;
+	}
+
+	struct mm_struct *mm = BPF_CORE_READ(task, mm);
+	unsigned long start = BPF_CORE_READ(mm, arg_start);
+	unsigned long end = BPF_CORE_READ(mm, arg_end);
+	__u64 size = end > start ? end - start : 0;
+	__u32 len = size > argv_cap ? argv_cap : size;
+
+	r->argc = BPF_CORE_READ(bprm, argc);
+	r->argv_size = size;
+	if (len > EXECTRACE_ARGV_CAP_MAX)
+		len = EXECTRACE_ARGV_CAP_MAX;
+	if (len && bpf_probe_read_user(s->data + off, len, (const void *)start)) {
+		r->flags |= EXECTRACE_REC_ARGV_FAULT;
+		len = 0;
+	}
+	if (len < size)
+		r->flags |= EXECTRACE_REC_ARGV_TRUNCATED;
+	r->argv_len = len;
+	submit(s, off + len);
+	release_slot(s);
+	return 0;
+}
+
+#if defined(__TARGET_ARCH_x86)
+#define NR_execve 59
+#define NR_execveat 322
+#define TS_COMPAT 0x0002
+
+/* Failed execs: the syscall returned an error, the caller lives on. */
+SEC("tp_btf/sys_exit")
+int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
+{
+	struct task_struct *task;
+	struct scratch_slot *s;
+	struct exectrace_record *r;
+	const char *filename;
+	const char *const *argv;
+	long nr, n;
+
+	if (ret >= 0)
+		return 0;
+	nr = BPF_CORE_READ(regs, orig_ax);
+	if (nr != NR_execve && nr != NR_execveat)
+		return 0;
+	task = bpf_get_current_task_btf();
+	/* A 32-bit caller's syscall numbers mean other calls. */
+	if (BPF_CORE_READ(task, thread_info.status) & TS_COMPAT)
+		return 0;
+	if (!wanted(task))
+		return 0;
+	s = claim_slot();
+	if (!s) {
+		__sync_fetch_and_add(&next_seq, 1);
+		count_drop();
+		return 0;
+	}
+	r = &s->rec;
+	fill_task(r, task);
+	r->tid = (__u32)bpf_get_current_pid_tgid();
+	r->err = ret;
+	r->flags = EXECTRACE_REC_FAILED;
+	bpf_get_current_comm(r->comm, sizeof(r->comm));
+	if (nr == NR_execve) {
+		filename = (const char *)BPF_CORE_READ(regs, di);
+		argv = (const char *const *)BPF_CORE_READ(regs, si);
+	} else {
+		filename = (const char *)BPF_CORE_READ(regs, si);
+		argv = (const char *const *)BPF_CORE_READ(regs, dx);
+	}
+
+	__u32 off;
+
+	n = bpf_probe_read_user_str(s->data, EXECTRACE_FILENAME_CAP, filename);
+	if (n >= EXECTRACE_FILENAME_CAP)
+		r->flags |= EXECTRACE_REC_FILENAME_TRUNCATED;
+	off = clamp_len(n, EXECTRACE_FILENAME_CAP);
+	r->filename_len = off;
+	r->interp_len = 0;
+
+	/* argv from the caller's pointers: there is no new process to read. */
+	__u32 argc = 0, len = 0;
+	bool complete = false;
+
+	for (int i = 0; i < EXECTRACE_FAILED_MAX_ARGS; i++) {
+		const char *arg = NULL;
+
+		if (!argv || bpf_probe_read_user(&arg, sizeof(arg), &argv[i]))
+			break;
+		if (!arg) {
+			complete = true;
+			break;
+		}
+		if (len >= argv_cap)
+			break;
+		__u32 room = argv_cap - len;
+
+		if (room > EXECTRACE_FAILED_ARG_CHUNK)
+			room = EXECTRACE_FAILED_ARG_CHUNK;
+		n = bpf_probe_read_user_str(s->data + off + len, room, arg);
+		if (n <= 0)
+			break;
+		len += n;
+		argc++;
+		if (n >= room)
+			break; /* cut: the rest is not captured */
+	}
+	r->argc = argc;
+	r->argv_size = len;
+	r->argv_len = len;
+	if (!complete)
+		r->flags |= EXECTRACE_REC_ARGV_TRUNCATED | EXECTRACE_REC_ARGC_LOWER_BOUND;
+	submit(s, off + len);
+	release_slot(s);
+	return 0;
+}
+#endif

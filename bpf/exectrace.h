@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The record the BPF program writes to the ring buffer, shared with user
+ * space through BTF: the Rust side uses the skeleton's generated
+ * `types::exectrace_record` and `types::exectrace_record_flags`, never a hand
+ * copy. Fixed-width types only; fields are appended, never reordered.
+ */
+#ifndef EXECTRACE_RECORD_H
+#define EXECTRACE_RECORD_H
+
+enum exectrace_limits {
+	/* Longer than PATH_MAX so that a 4095-byte name is told apart from a cut one. */
+	EXECTRACE_FILENAME_CAP = 4352,
+	EXECTRACE_INTERP_CAP = 4352,
+	/* Largest argv capture budget a tracer may ask for. */
+	EXECTRACE_ARGV_CAP_MAX = 1 << 21,
+	/* Failed execs read argv from the caller's pointers: this many at most, */
+	EXECTRACE_FAILED_MAX_ARGS = 256,
+	/* each in chunks of at most this. */
+	EXECTRACE_FAILED_ARG_CHUNK = 4096,
+};
+
+enum exectrace_record_flags {
+	/* argv_len < argv_size: only a prefix of argv was captured */
+	EXECTRACE_REC_ARGV_TRUNCATED = 1 << 0,
+	EXECTRACE_REC_FILENAME_TRUNCATED = 1 << 1,
+	EXECTRACE_REC_INTERP_TRUNCATED = 1 << 2,
+	/* exec failed; err holds -errno */
+	EXECTRACE_REC_FAILED = 1 << 3,
+	/* a script or binfmt_misc handler: the interpreter follows the filename */
+	EXECTRACE_REC_HAS_INTERP = 1 << 4,
+	/* argv memory could not be read; argv_len is 0 */
+	EXECTRACE_REC_ARGV_FAULT = 1 << 5,
+	/* the pre-exec name was not seen (tracer started mid-exec): comm is the new one */
+	EXECTRACE_REC_COMM_AFTER_EXEC = 1 << 6,
+	/* failed exec only: argc and argv_size are lower bounds */
+	EXECTRACE_REC_ARGC_LOWER_BOUND = 1 << 7,
+};
+
+struct exectrace_record {
+	__u64 seq;          /* per tracer, gap-free across delivered + dropped */
+	__u64 ts_boot_ns;   /* CLOCK_BOOTTIME */
+	__u64 cgroup_id;    /* cgroup v2 id of the process */
+	__u32 pid;          /* process id (tgid) after exec, initial pid namespace */
+	__u32 tid;          /* thread that called exec */
+	__u32 ppid;
+	__u32 uid;          /* real ids, initial user namespace */
+	__u32 gid;
+	__u32 euid;
+	__u32 egid;
+	__u32 pid_ns;       /* inode of the process's active pid namespace */
+	__s32 err;          /* 0, or -errno of a failed exec */
+	__u32 flags;        /* enum exectrace_record_flags */
+	__u32 argc;         /* true argument count */
+	__u32 argv_size;    /* true argv byte count, NULs included */
+	__u32 argv_len;     /* argv bytes captured */
+	__u16 filename_len; /* bytes, no NUL */
+	__u16 interp_len;   /* bytes, no NUL; 0 without EXECTRACE_REC_HAS_INTERP */
+	char comm[16];      /* name of the process before exec, NUL-padded */
+	/* then filename_len + interp_len + argv_len bytes: filename, interp, argv */
+};
+
+#endif

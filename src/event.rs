@@ -1,0 +1,313 @@
+//! Events, and the decoder that turns ring-buffer records into them.
+//!
+//! The record layout is `struct exectrace_record` of bpf/exectrace.h, taken
+//! from the skeleton's BTF-generated types. A record is untrusted input as far
+//! as this decoder is concerned: every length is checked against the bytes
+//! actually received.
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
+
+use crate::skel::types::{exectrace_record as RawRecord, exectrace_record_flags as RecFlag};
+
+const HEADER_LEN: usize = std::mem::size_of::<RawRecord>();
+
+/// One exec, owned. Strings are raw bytes (`OsString`): nothing is lost to
+/// UTF-8 conversion.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// Per-tracer sequence number; a gap means events were dropped (and counted).
+    pub seq: u64,
+    /// When the exec happened, CLOCK_BOOTTIME nanoseconds.
+    pub timestamp_ns: u64,
+    /// Process id after exec (initial pid namespace): also right when a
+    /// non-main thread called exec.
+    pub pid: u32,
+    /// Id of the thread that called exec.
+    pub tid: u32,
+    /// Parent process id.
+    pub ppid: u32,
+    /// Real user id (initial user namespace).
+    pub uid: u32,
+    /// Real group id.
+    pub gid: u32,
+    /// Effective user id after exec (set-user-ID programs differ from `uid`).
+    pub euid: u32,
+    /// Effective group id after exec.
+    pub egid: u32,
+    /// cgroup v2 id of the process.
+    pub cgroup_id: u64,
+    /// Inode of the process's pid namespace.
+    pub pid_ns: u32,
+    /// Name of the process that called exec, before the exec (at most 15 bytes).
+    pub comm: OsString,
+    /// Path as passed to exec (the kernel's copy; `/dev/fd/N` for fexecve).
+    pub filename: OsString,
+    /// Interpreter, for scripts and binfmt_misc programs.
+    pub interpreter: Option<OsString>,
+    /// argv as the new program receives it (for a script: interpreter, script, args).
+    pub argv: Vec<OsString>,
+    /// True argument count, also when argv is truncated.
+    pub argc: u32,
+    /// True argv size in bytes (NULs included), also when argv is truncated.
+    pub argv_size: u32,
+    /// Something was cut: argv (beyond the budget), filename or interpreter.
+    pub truncated: bool,
+    /// 0 for a successful exec; -errno for a failed attempt.
+    pub result: i32,
+    /// Raw record flags (`EXECTRACE_REC_*` of bpf/exectrace.h).
+    pub flags: u32,
+}
+
+impl Event {
+    /// The exec failed (only reported with `include_failed`).
+    pub fn failed(&self) -> bool {
+        self.result != 0
+    }
+}
+
+/// Why a record could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodeError(pub &'static str);
+
+/// A record borrowed from the ring buffer: valid until the next read.
+#[derive(Debug, Clone, Copy)]
+pub struct EventRef<'a> {
+    hdr: RawRecord,
+    filename: &'a [u8],
+    interpreter: Option<&'a [u8]>,
+    argv: &'a [u8],
+}
+
+/// Flags that make an event "truncated".
+const TRUNCATION: u32 = RecFlag::EXECTRACE_REC_ARGV_TRUNCATED.0
+    | RecFlag::EXECTRACE_REC_FILENAME_TRUNCATED.0
+    | RecFlag::EXECTRACE_REC_INTERP_TRUNCATED.0
+    | RecFlag::EXECTRACE_REC_ARGV_FAULT.0;
+
+impl<'a> EventRef<'a> {
+    /// Decode one record. Never panics, never reads outside `bytes`.
+    pub fn decode(bytes: &'a [u8]) -> Result<Self, DecodeError> {
+        if bytes.len() < HEADER_LEN {
+            return Err(DecodeError("record shorter than its header"));
+        }
+        // SAFETY: RawRecord is plain old data (integers and byte arrays) and
+        // `bytes` holds at least size_of::<RawRecord>() bytes; read_unaligned
+        // copes with any alignment.
+        let hdr: RawRecord = unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast()) };
+        let body = &bytes[HEADER_LEN..];
+        let fname_len = hdr.filename_len as usize;
+        let interp_len = hdr.interp_len as usize;
+        let argv_len = hdr.argv_len as usize;
+        if fname_len + interp_len + argv_len != body.len() {
+            return Err(DecodeError("record lengths do not add up to its size"));
+        }
+        let has_interp = hdr.flags & RecFlag::EXECTRACE_REC_HAS_INTERP.0 != 0;
+        if !has_interp && interp_len != 0 {
+            return Err(DecodeError("interpreter bytes without the interpreter flag"));
+        }
+        let (filename, rest) = body.split_at(fname_len);
+        let (interp, argv) = rest.split_at(interp_len);
+        Ok(EventRef {
+            hdr,
+            filename,
+            interpreter: has_interp.then_some(interp),
+            argv,
+        })
+    }
+
+    /// See [`Event::seq`].
+    pub fn seq(&self) -> u64 {
+        self.hdr.seq
+    }
+    /// See [`Event::timestamp_ns`].
+    pub fn timestamp_ns(&self) -> u64 {
+        self.hdr.ts_boot_ns
+    }
+    /// See [`Event::pid`].
+    pub fn pid(&self) -> u32 {
+        self.hdr.pid
+    }
+    /// See [`Event::tid`].
+    pub fn tid(&self) -> u32 {
+        self.hdr.tid
+    }
+    /// See [`Event::ppid`].
+    pub fn ppid(&self) -> u32 {
+        self.hdr.ppid
+    }
+    /// See [`Event::uid`].
+    pub fn uid(&self) -> u32 {
+        self.hdr.uid
+    }
+    /// See [`Event::gid`].
+    pub fn gid(&self) -> u32 {
+        self.hdr.gid
+    }
+    /// See [`Event::euid`].
+    pub fn euid(&self) -> u32 {
+        self.hdr.euid
+    }
+    /// See [`Event::egid`].
+    pub fn egid(&self) -> u32 {
+        self.hdr.egid
+    }
+    /// See [`Event::cgroup_id`].
+    pub fn cgroup_id(&self) -> u64 {
+        self.hdr.cgroup_id
+    }
+    /// See [`Event::pid_ns`].
+    pub fn pid_ns(&self) -> u32 {
+        self.hdr.pid_ns
+    }
+    /// See [`Event::result`].
+    pub fn result(&self) -> i32 {
+        self.hdr.err
+    }
+    /// See [`Event::flags`].
+    pub fn flags(&self) -> u32 {
+        self.hdr.flags
+    }
+    /// See [`Event::argc`].
+    pub fn argc(&self) -> u32 {
+        self.hdr.argc
+    }
+    /// See [`Event::argv_size`].
+    pub fn argv_size(&self) -> u32 {
+        self.hdr.argv_size
+    }
+    /// See [`Event::truncated`].
+    pub fn truncated(&self) -> bool {
+        self.hdr.flags & TRUNCATION != 0
+    }
+    /// The comm bytes, without NUL padding.
+    pub fn comm(&self) -> &[u8] {
+        // SAFETY: [i8; 16] and [u8; 16] have the same layout.
+        let raw: &[u8; 16] = unsafe { &*(&self.hdr.comm as *const [i8; 16] as *const [u8; 16]) };
+        let end = raw.iter().position(|&b| b == 0).unwrap_or(raw.len());
+        &raw[..end]
+    }
+    /// See [`Event::filename`].
+    pub fn filename(&self) -> &'a [u8] {
+        self.filename
+    }
+    /// See [`Event::interpreter`].
+    pub fn interpreter(&self) -> Option<&'a [u8]> {
+        self.interpreter
+    }
+    /// The captured argv block: NUL-terminated strings back to back; when
+    /// truncated, the last string may lack its NUL.
+    pub fn argv_block(&self) -> &'a [u8] {
+        self.argv
+    }
+    /// The captured arguments, in order (empty ones kept).
+    pub fn args(&self) -> impl Iterator<Item = &'a [u8]> + 'a {
+        split_args(self.argv)
+    }
+
+    /// An owned copy.
+    pub fn to_event(&self) -> Event {
+        let os = |b: &[u8]| OsStr::from_bytes(b).to_os_string();
+        Event {
+            seq: self.seq(),
+            timestamp_ns: self.timestamp_ns(),
+            pid: self.pid(),
+            tid: self.tid(),
+            ppid: self.ppid(),
+            uid: self.uid(),
+            gid: self.gid(),
+            euid: self.euid(),
+            egid: self.egid(),
+            cgroup_id: self.cgroup_id(),
+            pid_ns: self.pid_ns(),
+            comm: os(self.comm()),
+            filename: os(self.filename),
+            interpreter: self.interpreter.map(os),
+            argv: self.args().map(os).collect(),
+            argc: self.argc(),
+            argv_size: self.argv_size(),
+            truncated: self.truncated(),
+            result: self.result(),
+            flags: self.flags(),
+        }
+    }
+}
+
+/// Split an argv block at NULs; a trailing piece without NUL (cut by the
+/// budget) is the last argument.
+fn split_args(mut block: &[u8]) -> impl Iterator<Item = &[u8]> {
+    std::iter::from_fn(move || {
+        if block.is_empty() {
+            return None;
+        }
+        match block.iter().position(|&b| b == 0) {
+            Some(i) => {
+                let arg = &block[..i];
+                block = &block[i + 1..];
+                Some(arg)
+            }
+            None => {
+                let arg = block;
+                block = &[];
+                Some(arg)
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(hdr: RawRecord, body: &[u8]) -> Vec<u8> {
+        let mut v = vec![0u8; HEADER_LEN];
+        // SAFETY: writes HEADER_LEN bytes into a buffer of that size.
+        unsafe { std::ptr::write_unaligned(v.as_mut_ptr().cast(), hdr) };
+        v.extend_from_slice(body);
+        v
+    }
+
+    #[test]
+    fn decodes_filename_interp_and_args() {
+        let hdr = RawRecord {
+            filename_len: 4,
+            interp_len: 7,
+            argv_len: 9,
+            flags: RecFlag::EXECTRACE_REC_HAS_INTERP.0,
+            ..Default::default()
+        };
+        let bytes = record(hdr, b"/x.sh/bin/sha\0\0b c\0\xff\0");
+        let ev = EventRef::decode(&bytes).unwrap().to_event();
+        assert_eq!(ev.filename, "/x.s");
+        assert_eq!(ev.interpreter.as_deref(), Some(OsStr::new("h/bin/s")));
+        let args: Vec<&[u8]> = ev.argv.iter().map(|a| a.as_bytes()).collect();
+        assert_eq!(args, vec![&b"a"[..], b"", b"b c", b"\xff"]);
+    }
+
+    #[test]
+    fn cut_last_argument_is_kept() {
+        let hdr = RawRecord {
+            argv_len: 5,
+            flags: RecFlag::EXECTRACE_REC_ARGV_TRUNCATED.0,
+            ..Default::default()
+        };
+        let bytes = record(hdr, b"ab\0cd");
+        let ev = EventRef::decode(&bytes).unwrap();
+        assert!(ev.truncated());
+        assert_eq!(ev.args().collect::<Vec<_>>(), vec![&b"ab"[..], b"cd"]);
+    }
+
+    #[test]
+    fn rejects_inconsistent_lengths() {
+        let hdr = RawRecord {
+            argv_len: 50,
+            ..Default::default()
+        };
+        assert!(EventRef::decode(&record(hdr, b"short")).is_err());
+        assert!(EventRef::decode(&[0u8; 10]).is_err());
+        let hdr = RawRecord {
+            interp_len: 1,
+            ..Default::default()
+        };
+        assert!(EventRef::decode(&record(hdr, b"x")).is_err());
+    }
+}

@@ -1,0 +1,108 @@
+//! Tracer configuration.
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+
+/// Default argv capture budget per event, in bytes.
+pub const DEFAULT_ARGV_BUDGET: u32 = 32 * 1024;
+/// Largest argv capture budget (the kernel's own argv+envp limit is of this order).
+pub const MAX_ARGV_BUDGET: u32 = 2 * 1024 * 1024;
+/// Default ring-buffer size, in bytes.
+pub const DEFAULT_RING_SIZE: u32 = 4 * 1024 * 1024;
+/// Default bound on the delay between an exec and the reader being woken.
+pub const DEFAULT_WAKEUP_LATENCY: Duration = Duration::from_millis(4);
+/// Largest wake-up latency bound.
+pub const MAX_WAKEUP_LATENCY: Duration = Duration::from_secs(1);
+
+/// Which kernel hooks remember the caller's name before exec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Hooks {
+    /// The best the running kernel has (`sched_prepare_exec` on 6.10+).
+    #[default]
+    Auto,
+    /// The fallbacks for older kernels (`fentry/begin_new_exec`), even where
+    /// better hooks exist: for testing them on a new kernel.
+    Fallback,
+}
+
+/// What to trace and how to deliver it. `TracerOpts::default()` traces every
+/// successful exec on the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TracerOpts {
+    /// Only execs in this pid namespace (inode number, see
+    /// [`crate::pid_ns_of_self`]) or its descendants.
+    pub pid_ns: Option<u32>,
+    /// Only execs whose real uid is this.
+    pub uid: Option<u32>,
+    /// Only execs in this cgroup v2 directory or its descendants.
+    pub cgroup: Option<PathBuf>,
+    /// Also report failed exec attempts, with their -errno.
+    pub include_failed: bool,
+    /// argv bytes captured per exec (NULs included); beyond it the event is
+    /// flagged truncated and the true argc and byte count are still reported.
+    pub argv_budget: u32,
+    /// Ring-buffer size in bytes: a power of two, at least one page and
+    /// large enough for one full record.
+    pub ring_size: u32,
+    /// Longest delay between an exec and the reader waking; wake-ups within
+    /// it are coalesced. `Duration::ZERO` wakes the reader on every event.
+    pub wakeup_latency: Duration,
+    /// Kernel hook selection (see [`Hooks`]).
+    pub hooks: Hooks,
+}
+
+impl Default for TracerOpts {
+    fn default() -> Self {
+        TracerOpts {
+            pid_ns: None,
+            uid: None,
+            cgroup: None,
+            include_failed: false,
+            argv_budget: DEFAULT_ARGV_BUDGET,
+            ring_size: DEFAULT_RING_SIZE,
+            wakeup_latency: DEFAULT_WAKEUP_LATENCY,
+            hooks: Hooks::Auto,
+        }
+    }
+}
+
+/// Bytes of a record besides argv: header, filename and interpreter at their caps.
+pub(crate) const RECORD_FIXED_MAX: u32 = 88 + 2 * 4352 + 8;
+
+impl TracerOpts {
+    pub(crate) fn validate(&self) -> Result<()> {
+        let page = crate::sys::page_size() as u32;
+        if self.argv_budget == 0 || self.argv_budget > MAX_ARGV_BUDGET {
+            return Err(Error::InvalidArgument(format!(
+                "argv_budget must be 1..={MAX_ARGV_BUDGET} bytes, got {}",
+                self.argv_budget
+            )));
+        }
+        if !self.ring_size.is_power_of_two() || self.ring_size < page || self.ring_size > 1 << 30
+        {
+            return Err(Error::InvalidArgument(format!(
+                "ring_size must be a power of two between the page size ({page}) and 1 GiB, got {}",
+                self.ring_size
+            )));
+        }
+        let need = RECORD_FIXED_MAX + self.argv_budget;
+        if self.ring_size < need {
+            return Err(Error::InvalidArgument(format!(
+                "ring_size {} cannot hold one record of up to {need} bytes (argv_budget {}): \
+                 raise ring_size or lower argv_budget",
+                self.ring_size, self.argv_budget
+            )));
+        }
+        if self.wakeup_latency > MAX_WAKEUP_LATENCY {
+            return Err(Error::InvalidArgument(format!(
+                "wakeup_latency must be at most {MAX_WAKEUP_LATENCY:?}, got {:?}",
+                self.wakeup_latency
+            )));
+        }
+        if self.pid_ns == Some(0) {
+            return Err(Error::InvalidArgument("pid_ns 0 is not a namespace inode".into()));
+        }
+        Ok(())
+    }
+}

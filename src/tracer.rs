@@ -1,0 +1,407 @@
+//! The tracer: load and attach the BPF program, then read events.
+//!
+//! Waiting: the reader sleeps in epoll on three fds: the ring buffer (woken
+//! by the kernel at most once per `wakeup_latency`), an eventfd that `close`
+//! signals, and a one-shot timerfd armed when a drained ring may still
+//! receive records that were written without a wake-up. The timer bounds the
+//! delivery latency; it is not re-armed once the ring stays empty, so an idle
+//! tracer sleeps without periodic wake-ups. The same epoll fd is what
+//! `as_fd()` hands to event loops.
+use std::cell::RefCell;
+use std::mem::MaybeUninit;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Once;
+use std::time::{Duration, Instant};
+
+use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
+use libbpf_rs::{MapCore, MapFlags, MapHandle, OpenObject, PrintLevel};
+use parking_lot::Mutex;
+
+use crate::error::{Error, Result};
+use crate::event::{Event, EventRef};
+use crate::opts::{Hooks, TracerOpts};
+use crate::ringbuf::RingReader;
+use crate::skel::{ExectraceSkel, ExectraceSkelBuilder};
+use crate::sys;
+
+/// Counters of one tracer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Events handed to the caller.
+    pub events: u64,
+    /// Events the kernel could not deliver (ring full), summed over CPUs.
+    pub drops: u64,
+    /// Records that failed to decode and were skipped (a bug if ever non-zero).
+    pub malformed: u64,
+}
+
+/// Scratch slots per CPU in the BPF program: one, plus one for a program
+/// preempted on the same CPU.
+const SLOTS_PER_CPU: u32 = 2;
+
+/// Traces execs. `Send + Sync`: share it (e.g. in an `Arc`) to `close()` it
+/// from another thread while one thread blocks in `read()`. Reads are
+/// serialised: with several reading threads each event goes to exactly one.
+pub struct Tracer {
+    closed: AtomicBool,
+    state: Mutex<Option<Loaded>>,
+    epoll: OwnedFd,
+    close_fd: OwnedFd,
+    events: AtomicU64,
+    malformed: AtomicU64,
+    /// Kept outside `state` so stats() does not wait for a blocked reader.
+    drops_map: MapHandle,
+    prog_fd: OwnedFd,
+}
+
+struct Loaded {
+    ring: RingReader,
+    timer: OwnedFd,
+    linger: Option<Duration>,
+    /// Records were consumed since the ring was last seen empty.
+    active: bool,
+    // Field order is drop order: links and maps go before their object's storage.
+    _skel: ExectraceSkel<'static>,
+    _storage: ObjectStorage,
+}
+
+/// Owns the heap slot the skeleton's object lives in (the skeleton borrows it).
+struct ObjectStorage(*mut MaybeUninit<OpenObject>);
+
+impl Drop for ObjectStorage {
+    fn drop(&mut self) {
+        // SAFETY: created by Box::into_raw in load(); the skeleton that
+        // borrowed it is dropped first (field order / explicit drops).
+        unsafe { drop(Box::from_raw(self.0)) };
+    }
+}
+
+// SAFETY: the raw pointer is only freed on drop; the object it holds is
+// owned by the skeleton, which libbpf-rs declares Send.
+unsafe impl Send for ObjectStorage {}
+
+thread_local! {
+    static LIBBPF_LOG: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+}
+
+/// libbpf's messages go to the thread that caused them, to explain a failed
+/// load in the error, instead of to stderr.
+fn capture_libbpf_log(_level: PrintLevel, msg: String) {
+    LIBBPF_LOG.with(|l| {
+        let mut l = l.borrow_mut();
+        if l.len() >= 64 {
+            l.remove(0);
+        }
+        l.push(msg.trim_end().to_string());
+    });
+}
+
+fn take_libbpf_log() -> String {
+    LIBBPF_LOG.with(|l| std::mem::take(&mut *l.borrow_mut()).join("\n"))
+}
+
+fn errno_of(e: &libbpf_rs::Error) -> i32 {
+    let mut src: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = src {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            if let Some(n) = io.raw_os_error() {
+                return n;
+            }
+        }
+        src = s.source();
+    }
+    match e.kind() {
+        libbpf_rs::ErrorKind::PermissionDenied => libc::EPERM,
+        libbpf_rs::ErrorKind::NotFound => libc::ENOENT,
+        libbpf_rs::ErrorKind::Unsupported => libc::EOPNOTSUPP,
+        libbpf_rs::ErrorKind::TooBig => libc::E2BIG,
+        libbpf_rs::ErrorKind::OutOfMemory => libc::ENOMEM,
+        _ => libc::EINVAL,
+    }
+}
+
+fn load_error(what: &str, e: libbpf_rs::Error) -> Error {
+    let errno = errno_of(&e);
+    let log = take_libbpf_log();
+    let tail: Vec<&str> = log.lines().rev().take(12).collect();
+    let tail: Vec<&str> = tail.into_iter().rev().collect();
+    let message = format!("{what}: {e}\n{}", tail.join("\n"));
+    match errno {
+        libc::EPERM | libc::EACCES => Error::PermissionDenied(format!(
+            "{message}\n(needs root, or CAP_BPF and CAP_PERFMON; a locked-down kernel or \
+             seccomp policy can also refuse bpf())"
+        )),
+        _ => Error::Load { errno, message },
+    }
+}
+
+/// The running kernel has the `sched_prepare_exec` tracepoint (6.10+).
+fn has_prepare_exec_tracepoint() -> bool {
+    match libbpf_rs::btf::Btf::from_vmlinux() {
+        Ok(btf) => btf
+            .type_by_name::<libbpf_rs::btf::types::Typedef<'_>>("btf_trace_sched_prepare_exec")
+            .is_some(),
+        Err(_) => false,
+    }
+}
+
+impl Tracer {
+    /// Load the BPF program with `opts` and start tracing.
+    pub fn new(opts: &TracerOpts) -> Result<Tracer> {
+        static PRINT: Once = Once::new();
+        PRINT.call_once(|| {
+            libbpf_rs::set_print(Some((PrintLevel::Warn, capture_libbpf_log)));
+        });
+        opts.validate()?;
+        sys::preflight()?;
+        take_libbpf_log();
+
+        let cgroup = opts.cgroup.as_deref().map(sys::open_cgroup2).transpose()?;
+        let (loaded, drops_map, prog_fd, ring_fd) = load(opts, cgroup.as_ref())?;
+
+        let epoll = sys::epoll_create()?;
+        let close_fd = sys::eventfd()?;
+        sys::epoll_add(&epoll, ring_fd)?;
+        sys::epoll_add(&epoll, close_fd.as_raw_fd())?;
+        sys::epoll_add(&epoll, loaded.timer.as_raw_fd())?;
+        Ok(Tracer {
+            closed: AtomicBool::new(false),
+            state: Mutex::new(Some(loaded)),
+            epoll,
+            close_fd,
+            events: AtomicU64::new(0),
+            malformed: AtomicU64::new(0),
+            drops_map,
+            prog_fd,
+        })
+    }
+
+    /// Block until the next event.
+    pub fn read(&self) -> Result<Event> {
+        self.read_with(None, |e| e.to_event())
+            .map(|e| e.expect("a read without deadline returns an event"))
+    }
+
+    /// Wait at most `timeout` for the next event; `Ok(None)` on timeout.
+    pub fn read_timeout(&self, timeout: Duration) -> Result<Option<Event>> {
+        self.read_with(Some(timeout), |e| e.to_event())
+    }
+
+    /// The next event if one is ready; never blocks. Also `Ok(None)` while
+    /// another thread is reading.
+    pub fn try_read(&self) -> Result<Option<Event>> {
+        self.read_with(Some(Duration::ZERO), |e| e.to_event())
+    }
+
+    /// Hand the next event, borrowed from the ring buffer, to `f`: no
+    /// allocation. `timeout` `None` blocks; `Some(ZERO)` never blocks.
+    /// Returns `Ok(None)` on timeout and `Err(Error::Closed)` once closed.
+    pub fn read_with<R>(
+        &self,
+        timeout: Option<Duration>,
+        f: impl FnOnce(&EventRef<'_>) -> R,
+    ) -> Result<Option<R>> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let mut guard = match deadline {
+            None => self.state.lock(),
+            Some(d) => match self.state.try_lock_until(d) {
+                Some(g) => g,
+                None if self.closed.load(Ordering::Acquire) => return Err(Error::Closed),
+                None => return Ok(None),
+            },
+        };
+        let mut f = Some(f);
+        loop {
+            if self.closed.load(Ordering::Acquire) {
+                return Err(Error::Closed);
+            }
+            let loaded = guard.as_mut().ok_or(Error::Closed)?;
+            while let Some(bytes) = loaded.ring.peek() {
+                let decoded = EventRef::decode(bytes).map(|ev| (f.take().expect("used once"))(&ev));
+                loaded.ring.advance();
+                loaded.active = true;
+                match decoded {
+                    Ok(r) => {
+                        self.events.fetch_add(1, Ordering::Relaxed);
+                        return Ok(Some(r));
+                    }
+                    Err(_) => {
+                        // f was not called on a record that failed to decode.
+                        self.malformed.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+            loaded.ring_drained();
+            let wait_ms = match deadline {
+                None => -1,
+                Some(d) => {
+                    let left = d.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Ok(None);
+                    }
+                    left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32
+                }
+            };
+            sys::epoll_wait(&self.epoll, wait_ms)?;
+        }
+    }
+
+    /// Counters: events delivered, events dropped in the kernel.
+    pub fn stats(&self) -> Stats {
+        let drops = self
+            .drops_map
+            .lookup_percpu(&0u32.to_ne_bytes(), MapFlags::ANY)
+            .ok()
+            .flatten()
+            .map(|per_cpu| {
+                per_cpu
+                    .iter()
+                    .filter_map(|v| v.get(..8).map(|b| u64::from_ne_bytes(b.try_into().unwrap())))
+                    .sum()
+            })
+            .unwrap_or(0);
+        Stats {
+            events: self.events.load(Ordering::Relaxed),
+            drops,
+            malformed: self.malformed.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Detach from the kernel and wake every blocked reader, which returns
+    /// [`Error::Closed`]. Returns once no reader is inside. Idempotent.
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        sys::eventfd_signal(&self.close_fd);
+        let loaded = self.state.lock().take();
+        drop(loaded);
+    }
+
+    /// Whether `close` was called.
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// File descriptor of the loaded BPF program that reports execs.
+    pub fn program_fd(&self) -> BorrowedFd<'_> {
+        self.prog_fd.as_fd()
+    }
+}
+
+impl Loaded {
+    /// The ring was found empty: records written since the last wake-up
+    /// arrive within `linger`, so look again then; once it stays empty,
+    /// stop the timer so an idle tracer is not woken.
+    fn ring_drained(&mut self) {
+        match self.linger {
+            Some(d) if self.active => sys::timerfd_set(&self.timer, Some(d)),
+            _ => sys::timerfd_set(&self.timer, None),
+        }
+        self.active = false;
+    }
+}
+
+/// The epoll fd: readable when an event may be ready or the tracer is
+/// closed. After it polls readable, call `try_read` until it returns `None`.
+impl AsFd for Tracer {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.epoll.as_fd()
+    }
+}
+
+impl Drop for Tracer {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+impl std::fmt::Debug for Tracer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tracer")
+            .field("closed", &self.is_closed())
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+type LoadOutput = (Loaded, MapHandle, OwnedFd, i32);
+
+fn load(opts: &TracerOpts, cgroup: Option<&OwnedFd>) -> Result<LoadOutput> {
+    let storage = ObjectStorage(Box::into_raw(Box::new(MaybeUninit::uninit())));
+    // SAFETY: the slot lives until `storage` drops, which Loaded orders after
+    // the skeleton; on error paths below the skeleton is dropped first too.
+    let slot: &'static mut MaybeUninit<OpenObject> = unsafe { &mut *storage.0 };
+    let mut open = ExectraceSkelBuilder::default()
+        .open(slot)
+        .map_err(|e| load_error("opening the BPF object", e))?;
+
+    let ncpus = libbpf_rs::num_possible_cpus()
+        .map_err(|e| load_error("counting possible CPUs", e))? as u32;
+    let rodata = open
+        .maps
+        .rodata_data
+        .as_deref_mut()
+        .expect("the BPF object has read-only knobs");
+    let default_argv_cap = rodata.argv_cap;
+    rodata.argv_cap = opts.argv_budget;
+    rodata.wakeup_ns = opts.wakeup_latency.as_nanos() as u64;
+    rodata.slots_per_cpu = SLOTS_PER_CPU;
+    rodata.filter_pid_ns = opts.pid_ns.unwrap_or(0);
+    rodata.filter_uid = opts.uid.unwrap_or(0);
+    rodata.filter_uid_on = opts.uid.is_some();
+    rodata.filter_cgroup_on = cgroup.is_some();
+
+    let map_err = |e| load_error("sizing the BPF maps", e);
+    open.maps.events.set_max_entries(opts.ring_size).map_err(map_err)?;
+    // The scratch slot's size follows the argv budget (see SCRATCH_SIZE in the program).
+    let slot_size = open.maps.scratch.value_size() - default_argv_cap + opts.argv_budget;
+    open.maps.scratch.set_value_size(slot_size).map_err(map_err)?;
+    open.maps.scratch.set_max_entries(ncpus * SLOTS_PER_CPU).map_err(map_err)?;
+
+    let prepare = opts.hooks == Hooks::Auto && has_prepare_exec_tracepoint();
+    open.progs.prepare_exec.set_autoload(prepare);
+    open.progs.begin_new_exec_fallback.set_autoload(!prepare);
+    if opts.include_failed && !cfg!(target_arch = "x86_64") {
+        return Err(Error::KernelTooOld(
+            "failed-exec reporting is implemented for x86_64 only".into(),
+        ));
+    }
+    open.progs.sys_exit.set_autoload(opts.include_failed);
+
+    let mut skel = open.load().map_err(|e| load_error("loading the BPF program", e))?;
+    if let Some(cg) = cgroup {
+        let fd = cg.as_raw_fd() as u32;
+        skel.maps
+            .cgroup_filter
+            .update(&0u32.to_ne_bytes(), &fd.to_ne_bytes(), MapFlags::ANY)
+            .map_err(|e| load_error("setting the cgroup filter", e))?;
+    }
+    skel.attach().map_err(|e| load_error("attaching the BPF programs", e))?;
+
+    let ring_fd = skel.maps.events.as_fd();
+    let ring = RingReader::new(ring_fd, opts.ring_size as usize)
+        .map_err(|e| Error::io("mapping the ring buffer", e))?;
+    let ring_raw = ring_fd.as_raw_fd();
+    let drops_map = MapHandle::try_from(&skel.maps.drops)
+        .map_err(|e| load_error("opening the drop counter", e))?;
+    let prog_fd = skel
+        .progs
+        .process_exec
+        .as_fd()
+        .try_clone_to_owned()
+        .map_err(|e| Error::io("dup of the program fd", e))?;
+    let linger = (!opts.wakeup_latency.is_zero()).then_some(opts.wakeup_latency);
+    Ok((
+        Loaded {
+            ring,
+            timer: sys::timerfd()?,
+            linger,
+            active: false,
+            _skel: skel,
+            _storage: storage,
+        },
+        drops_map,
+        prog_fd,
+        ring_raw,
+    ))
+}
