@@ -1,1 +1,705 @@
-//! C ABI (see include/exectrace.h).
+//! The C ABI: `exectrace_*` functions over an opaque `exectrace` handle.
+//! include/exectrace.h is generated from this file by cbindgen (cbindgen.toml);
+//! `make header` regenerates it and a test fails when it is stale.
+//!
+//! Every export returns 0 (or a count) on success and -errno on failure, with
+//! a message for the calling thread in `exectrace_last_error`. Out-params are
+//! written only on success. No panic crosses the boundary: each body runs in
+//! `guard`, which turns one into -EIO.
+#![allow(non_camel_case_types, clippy::missing_safety_doc)]
+
+use std::cell::RefCell;
+use std::ffi::{c_char, c_int, CStr, OsStr};
+use std::os::fd::{AsFd, AsRawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
+use std::ptr::{self, addr_of_mut};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use crate::{flags, Error, EventRef, Hooks, Tracer, TracerOpts};
+
+/// Report failed exec attempts too (`result` = -errno).
+pub const EXECTRACE_OPT_INCLUDE_FAILED: u32 = 1 << 0;
+/// `uid` is set: only execs with that real uid.
+pub const EXECTRACE_OPT_FILTER_UID: u32 = 1 << 1;
+/// Wake the reader on every event (lowest latency, most CPU).
+pub const EXECTRACE_OPT_WAKE_PER_EVENT: u32 = 1 << 2;
+/// Use the hooks meant for kernels before 6.10 even on newer ones (testing).
+pub const EXECTRACE_OPT_FALLBACK_HOOKS: u32 = 1 << 3;
+const KNOWN_OPT_FLAGS: u32 = EXECTRACE_OPT_INCLUDE_FAILED
+    | EXECTRACE_OPT_FILTER_UID
+    | EXECTRACE_OPT_WAKE_PER_EVENT
+    | EXECTRACE_OPT_FALLBACK_HOOKS;
+
+/// argv was cut: at the tracer's argv budget or at `EXECTRACE_ARGV_MAX`.
+pub const EXECTRACE_EVENT_ARGV_TRUNCATED: u32 = 1 << 0;
+/// The filename was cut.
+pub const EXECTRACE_EVENT_FILENAME_TRUNCATED: u32 = 1 << 1;
+/// The interpreter path was cut.
+pub const EXECTRACE_EVENT_INTERP_TRUNCATED: u32 = 1 << 2;
+/// The exec failed; `result` is -errno.
+pub const EXECTRACE_EVENT_FAILED: u32 = 1 << 3;
+/// A script or binfmt_misc program: `interpreter` is set.
+pub const EXECTRACE_EVENT_HAS_INTERP: u32 = 1 << 4;
+/// argv memory could not be read.
+pub const EXECTRACE_EVENT_ARGV_FAULT: u32 = 1 << 5;
+/// The pre-exec name was missed (tracer attached mid-exec): `comm` is the new name.
+pub const EXECTRACE_EVENT_COMM_AFTER_EXEC: u32 = 1 << 6;
+/// Failed exec: `argc` and `argv_size` are lower bounds.
+pub const EXECTRACE_EVENT_ARGC_LOWER_BOUND: u32 = 1 << 7;
+/// Any of the truncation flags above: the event is not complete.
+pub const EXECTRACE_EVENT_TRUNCATED: u32 = 0x8000_0000;
+
+// The C flags are the record's flags (from the program's BTF), checked here.
+const _: () = {
+    assert!(EXECTRACE_EVENT_ARGV_TRUNCATED == flags::ARGV_TRUNCATED);
+    assert!(EXECTRACE_EVENT_FILENAME_TRUNCATED == flags::FILENAME_TRUNCATED);
+    assert!(EXECTRACE_EVENT_INTERP_TRUNCATED == flags::INTERP_TRUNCATED);
+    assert!(EXECTRACE_EVENT_FAILED == flags::FAILED);
+    assert!(EXECTRACE_EVENT_HAS_INTERP == flags::HAS_INTERP);
+    assert!(EXECTRACE_EVENT_ARGV_FAULT == flags::ARGV_FAULT);
+    assert!(EXECTRACE_EVENT_COMM_AFTER_EXEC == flags::COMM_AFTER_EXEC);
+    assert!(EXECTRACE_EVENT_ARGC_LOWER_BOUND == flags::ARGC_LOWER_BOUND);
+};
+
+/// Size of `comm`, NUL included.
+pub const EXECTRACE_COMM_LEN: usize = 16;
+/// Size of `filename` and `interpreter`, NUL included.
+pub const EXECTRACE_PATH_LEN: usize = 4096;
+/// Size of the argv block of `struct exectrace_event`.
+pub const EXECTRACE_ARGV_MAX: usize = 32768;
+
+/// Options for `exectrace_new`. Zero every byte, set `size`, then set what
+/// you need: zero means the default. Fields are only ever appended.
+#[repr(C)]
+pub struct exectrace_opts {
+    /// `sizeof(struct exectrace_opts)`, as compiled by the caller.
+    pub size: u32,
+    /// `EXECTRACE_OPT_*` bits.
+    pub flags: u32,
+    /// Only this pid namespace (inode, see `exectrace_pid_ns`) and its descendants; 0 = all.
+    pub pid_ns: u32,
+    /// Only this real uid, when `flags` has `EXECTRACE_OPT_FILTER_UID`.
+    pub uid: u32,
+    /// Only this cgroup v2 directory and its descendants; NULL = all. Read during `exectrace_new` only.
+    pub cgroup_path: *const c_char,
+    /// argv bytes captured per exec; 0 = 32768. Events hold at most `EXECTRACE_ARGV_MAX`.
+    pub argv_budget: u32,
+    /// Ring-buffer bytes, a power of two; 0 = 4 MiB.
+    pub ring_size: u32,
+    /// Longest delay before the reader is woken, in µs; 0 = 4000. See `EXECTRACE_OPT_WAKE_PER_EVENT`.
+    pub wakeup_latency_us: u32,
+    /// Must be 0.
+    pub reserved: u32,
+}
+
+/// One exec, written by `exectrace_read`. Caller-owned; set `size` before
+/// the first read. Strings are NUL-terminated; bytes after the NUL are
+/// unspecified.
+#[repr(C)]
+pub struct exectrace_event {
+    /// `sizeof(struct exectrace_event)`, as compiled by the caller.
+    pub size: u32,
+    /// `EXECTRACE_EVENT_*` bits.
+    pub flags: u32,
+    /// Per-tracer sequence number; a gap means dropped (and counted) events.
+    pub seq: u64,
+    /// Time of the exec, CLOCK_BOOTTIME nanoseconds.
+    pub timestamp_ns: u64,
+    /// cgroup v2 id of the process.
+    pub cgroup_id: u64,
+    /// Process id after exec (initial pid namespace).
+    pub pid: u32,
+    /// Thread that called exec.
+    pub tid: u32,
+    /// Parent process id.
+    pub ppid: u32,
+    /// Real user id.
+    pub uid: u32,
+    /// Real group id.
+    pub gid: u32,
+    /// Effective user id after exec.
+    pub euid: u32,
+    /// Effective group id after exec.
+    pub egid: u32,
+    /// Inode of the process's pid namespace.
+    pub pid_ns: u32,
+    /// 0, or -errno of a failed exec.
+    pub result: i32,
+    /// True argument count.
+    pub argc: u32,
+    /// True argv size in bytes, NULs included.
+    pub argv_size: u32,
+    /// Strings in `argv`.
+    pub argv_count: u32,
+    /// Bytes used in `argv`, NULs included.
+    pub argv_len: u32,
+    /// Reserved, written as 0.
+    pub reserved: u32,
+    /// Name of the calling process before exec.
+    pub comm: [c_char; EXECTRACE_COMM_LEN],
+    /// Path as passed to exec.
+    pub filename: [c_char; EXECTRACE_PATH_LEN],
+    /// Interpreter of a script; "" if none.
+    pub interpreter: [c_char; EXECTRACE_PATH_LEN],
+    /// `argv_count` NUL-terminated strings back to back (see `exectrace_argv_next`).
+    pub argv: [c_char; EXECTRACE_ARGV_MAX],
+}
+
+/// Counters of a tracer; set `size` first.
+#[repr(C)]
+pub struct exectrace_stats {
+    /// `sizeof(struct exectrace_stats)`, as compiled by the caller.
+    pub size: u32,
+    /// Reserved, written as 0.
+    pub reserved: u32,
+    /// Events returned by reads.
+    pub events: u64,
+    /// Events the kernel could not deliver (ring buffer full).
+    pub drops: u64,
+    /// Records that failed to decode (a bug if ever non-zero).
+    pub malformed: u64,
+}
+
+/// A tracer. Opaque; create with `exectrace_new`, free with `exectrace_close`.
+pub struct exectrace {
+    tracer: Tracer,
+    /// Calls inside the library on this handle, so that close can wait for them.
+    inflight: AtomicUsize,
+}
+
+thread_local! {
+    static LAST_ERROR: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+fn set_last_error(msg: impl Into<String>) {
+    let msg = msg.into();
+    LAST_ERROR.with(|l| *l.borrow_mut() = msg);
+}
+
+fn fail(e: Error) -> c_int {
+    let code = -e.errno();
+    set_last_error(e.to_string());
+    code
+}
+
+fn invalid(msg: &str) -> c_int {
+    set_last_error(format!("invalid argument: {msg}"));
+    -libc::EINVAL
+}
+
+/// Run an export's body; a panic becomes -EIO with a message.
+fn guard(body: impl FnOnce() -> c_int) -> c_int {
+    match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(r) => r,
+        Err(_) => {
+            set_last_error("internal error: panic inside libexectrace (please report)");
+            -libc::EIO
+        }
+    }
+}
+
+/// Copy a caller's size-prefixed struct into a zeroed `T`: a smaller
+/// (older) struct leaves newer fields zero; a larger (newer) one must be
+/// zero beyond what this library knows.
+///
+/// # Safety
+/// `p` points to at least `*(p as *const u32)` readable bytes.
+unsafe fn read_sized<T>(p: *const T, what: &str) -> Result<T, c_int> {
+    // SAFETY: caller guarantees the size field is readable.
+    let size = unsafe { ptr::read_unaligned(p as *const u32) } as usize;
+    if size < 4 {
+        return Err(invalid(&format!("{what}.size is {size}")));
+    }
+    let ours = std::mem::size_of::<T>();
+    // SAFETY: T is a plain C struct for which all-zero bytes are valid.
+    let mut out: T = unsafe { std::mem::zeroed() };
+    // SAFETY: the caller's struct has `size` readable bytes; we copy at most
+    // `ours` of them into `out`.
+    unsafe { ptr::copy_nonoverlapping(p as *const u8, &mut out as *mut T as *mut u8, size.min(ours)) };
+    if size > ours {
+        // SAFETY: bytes ours..size are within the caller's struct.
+        let tail = unsafe { std::slice::from_raw_parts((p as *const u8).add(ours), size - ours) };
+        if tail.iter().any(|&b| b != 0) {
+            set_last_error(format!(
+                "{what} has non-zero bytes beyond the {ours} this library knows \
+                 (built against a newer exectrace.h?)"
+            ));
+            return Err(-libc::E2BIG);
+        }
+    }
+    Ok(out)
+}
+
+fn opts_from_c(o: &exectrace_opts) -> Result<TracerOpts, c_int> {
+    if o.flags & !KNOWN_OPT_FLAGS != 0 {
+        return Err(invalid(&format!("unknown opts.flags bits {:#x}", o.flags & !KNOWN_OPT_FLAGS)));
+    }
+    if o.reserved != 0 {
+        return Err(invalid("opts.reserved must be 0"));
+    }
+    let mut t = TracerOpts::default();
+    t.include_failed = o.flags & EXECTRACE_OPT_INCLUDE_FAILED != 0;
+    t.uid = (o.flags & EXECTRACE_OPT_FILTER_UID != 0).then_some(o.uid);
+    t.pid_ns = (o.pid_ns != 0).then_some(o.pid_ns);
+    if o.flags & EXECTRACE_OPT_FALLBACK_HOOKS != 0 {
+        t.hooks = Hooks::Fallback;
+    }
+    if !o.cgroup_path.is_null() {
+        // SAFETY: documented as a NUL-terminated string when non-NULL.
+        let p = unsafe { CStr::from_ptr(o.cgroup_path) };
+        t.cgroup = Some(PathBuf::from(OsStr::from_bytes(p.to_bytes())));
+    }
+    if o.argv_budget != 0 {
+        t.argv_budget = o.argv_budget;
+    }
+    if o.ring_size != 0 {
+        t.ring_size = o.ring_size;
+    }
+    if o.flags & EXECTRACE_OPT_WAKE_PER_EVENT != 0 {
+        t.wakeup_latency = Duration::ZERO;
+    } else if o.wakeup_latency_us != 0 {
+        t.wakeup_latency = Duration::from_micros(o.wakeup_latency_us.into());
+    }
+    Ok(t)
+}
+
+/// Create a tracer and start tracing.
+///
+/// - `opts`: NULL for defaults, or options with `size` set.
+/// - `out`: receives the handle on success; untouched on failure.
+///
+/// Returns 0, or: -EINVAL (bad argument or option), -E2BIG (unknown
+/// non-zero option bytes), -EPERM (needs root, or CAP_BPF and CAP_PERFMON;
+/// or kernel lockdown), -EOPNOTSUPP (kernel older than 5.8 or without BTF),
+/// or another -errno from loading the BPF program. `exectrace_last_error`
+/// says which.
+///
+/// Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn exectrace_new(opts: *const exectrace_opts, out: *mut *mut exectrace) -> c_int {
+    guard(|| {
+        if out.is_null() {
+            return invalid("out is NULL");
+        }
+        let topts = if opts.is_null() {
+            TracerOpts::default()
+        } else {
+            // SAFETY: non-NULL opts point to a struct with a valid size field.
+            match unsafe { read_sized(opts, "opts") }.and_then(|o| opts_from_c(&o)) {
+                Ok(t) => t,
+                Err(code) => return code,
+            }
+        };
+        match Tracer::new(&topts) {
+            Ok(tracer) => {
+                let h = Box::new(exectrace { tracer, inflight: AtomicUsize::new(0) });
+                // SAFETY: out is non-NULL and writable per the contract.
+                unsafe { *out = Box::into_raw(h) };
+                0
+            }
+            Err(e) => fail(e),
+        }
+    })
+}
+
+/// Marks a call as inside the library for `exectrace_close` to wait on.
+struct Inflight<'a>(&'a AtomicUsize);
+
+impl<'a> Inflight<'a> {
+    fn enter(h: &'a exectrace) -> Self {
+        h.inflight.fetch_add(1, Ordering::AcqRel);
+        Inflight(&h.inflight)
+    }
+}
+
+impl Drop for Inflight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Copy `src` into a C string buffer, cutting it to fit; true if cut.
+fn put_str(dst: &mut [c_char], src: &[u8]) -> bool {
+    let n = src.len().min(dst.len() - 1);
+    // SAFETY: c_char and u8 have the same size; n < dst.len().
+    unsafe { ptr::copy_nonoverlapping(src.as_ptr(), dst.as_mut_ptr() as *mut u8, n) };
+    dst[n] = 0;
+    n < src.len()
+}
+
+/// Fill `ev` (which has at least size_of::<exectrace_event>() bytes) from a record.
+///
+/// # Safety
+/// `ev` is valid for writes of a whole `exectrace_event`.
+unsafe fn fill_event(ev: *mut exectrace_event, r: &EventRef<'_>) {
+    let mut flags = r.flags();
+    // SAFETY: per the contract every field below lies inside *ev. Arrays are
+    // written through references to the fields, not the whole struct, so the
+    // unspecified bytes are never read.
+    unsafe {
+        addr_of_mut!((*ev).seq).write(r.seq());
+        addr_of_mut!((*ev).timestamp_ns).write(r.timestamp_ns());
+        addr_of_mut!((*ev).cgroup_id).write(r.cgroup_id());
+        addr_of_mut!((*ev).pid).write(r.pid());
+        addr_of_mut!((*ev).tid).write(r.tid());
+        addr_of_mut!((*ev).ppid).write(r.ppid());
+        addr_of_mut!((*ev).uid).write(r.uid());
+        addr_of_mut!((*ev).gid).write(r.gid());
+        addr_of_mut!((*ev).euid).write(r.euid());
+        addr_of_mut!((*ev).egid).write(r.egid());
+        addr_of_mut!((*ev).pid_ns).write(r.pid_ns());
+        addr_of_mut!((*ev).result).write(r.result());
+        addr_of_mut!((*ev).argc).write(r.argc());
+        addr_of_mut!((*ev).argv_size).write(r.argv_size());
+        addr_of_mut!((*ev).reserved).write(0);
+        put_str(&mut *addr_of_mut!((*ev).comm), r.comm());
+        if put_str(&mut *addr_of_mut!((*ev).filename), r.filename()) {
+            flags |= EXECTRACE_EVENT_FILENAME_TRUNCATED;
+        }
+        if put_str(&mut *addr_of_mut!((*ev).interpreter), r.interpreter().unwrap_or(b"")) {
+            flags |= EXECTRACE_EVENT_INTERP_TRUNCATED;
+        }
+        let argv = &mut *addr_of_mut!((*ev).argv);
+        let (len, count, cut) = put_argv(argv, r.argv_block());
+        if cut {
+            flags |= EXECTRACE_EVENT_ARGV_TRUNCATED;
+        }
+        addr_of_mut!((*ev).argv_len).write(len);
+        addr_of_mut!((*ev).argv_count).write(count);
+        if flags & (EXECTRACE_EVENT_ARGV_TRUNCATED
+            | EXECTRACE_EVENT_FILENAME_TRUNCATED
+            | EXECTRACE_EVENT_INTERP_TRUNCATED
+            | EXECTRACE_EVENT_ARGV_FAULT)
+            != 0
+        {
+            flags |= EXECTRACE_EVENT_TRUNCATED;
+        }
+        addr_of_mut!((*ev).flags).write(flags);
+    }
+}
+
+/// Copy an argv block so that every string ends in NUL; returns bytes used,
+/// string count and whether anything was cut.
+fn put_argv(dst: &mut [c_char], block: &[u8]) -> (u32, u32, bool) {
+    if block.is_empty() {
+        return (0, 0, false);
+    }
+    let complete = block.last() == Some(&0);
+    // Room for the block plus a NUL to close a cut last string.
+    let need = block.len() + usize::from(!complete);
+    let (n, cut) = if need <= dst.len() {
+        (block.len(), false)
+    } else {
+        (dst.len() - 1, true)
+    };
+    // SAFETY: n <= dst.len(), c_char is u8-sized.
+    unsafe { ptr::copy_nonoverlapping(block.as_ptr(), dst.as_mut_ptr() as *mut u8, n) };
+    let mut used = n;
+    if cut || !complete {
+        dst[n] = 0;
+        used += 1;
+    }
+    // SAFETY: the first `used` bytes were just written.
+    let written = unsafe { std::slice::from_raw_parts(dst.as_ptr() as *const u8, used) };
+    let count = written.iter().filter(|&&b| b == 0).count();
+    (used as u32, count as u32, cut)
+}
+
+fn read_common(t: *mut exectrace, ev: *mut exectrace_event, timeout: Option<Duration>) -> c_int {
+    if t.is_null() {
+        return invalid("tracer is NULL");
+    }
+    if ev.is_null() {
+        return invalid("event is NULL");
+    }
+    // SAFETY: the size field of a non-NULL event is readable.
+    let size = unsafe { ptr::read_unaligned(ev as *const u32) } as usize;
+    if size < std::mem::size_of::<exectrace_event>() {
+        return invalid(&format!(
+            "event.size is {size}, smaller than sizeof(struct exectrace_event) = {}",
+            std::mem::size_of::<exectrace_event>()
+        ));
+    }
+    // SAFETY: t is a live handle per the contract (close has not returned).
+    let h = unsafe { &*t };
+    let _in = Inflight::enter(h);
+    // SAFETY: ev has at least size_of::<exectrace_event>() writable bytes.
+    match h.tracer.read_with(timeout, |r| unsafe { fill_event(ev, r) }) {
+        Ok(Some(())) => 0,
+        Ok(None) if timeout == Some(Duration::ZERO) => {
+            set_last_error("no event ready");
+            -libc::EAGAIN
+        }
+        Ok(None) => {
+            set_last_error("timed out");
+            -libc::ETIMEDOUT
+        }
+        Err(e) => fail(e),
+    }
+}
+
+/// Block until the next event and write it to `ev`.
+///
+/// - `ev->size` must be at least `sizeof(struct exectrace_event)`.
+///
+/// Returns 0, or: -ECANCELED (the tracer was shut down or closed, also
+/// from another thread while this call waited), -EINVAL (NULL argument or
+/// `ev->size` too small). `ev` is written only when 0 is returned.
+///
+/// Thread-safe: concurrent reads on one handle are served one at a time and
+/// each event goes to exactly one of them.
+#[no_mangle]
+pub unsafe extern "C" fn exectrace_read(t: *mut exectrace, ev: *mut exectrace_event) -> c_int {
+    guard(|| read_common(t, ev, None))
+}
+
+/// Like `exectrace_read`, waiting at most `timeout_ms` milliseconds
+/// (negative: no limit; 0: do not wait).
+///
+/// Returns 0, -ETIMEDOUT when the time ran out, -EAGAIN when `timeout_ms`
+/// is 0 and no event is ready (or another thread is reading), or the codes
+/// of `exectrace_read`.
+///
+/// Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn exectrace_read_timeout(
+    t: *mut exectrace,
+    ev: *mut exectrace_event,
+    timeout_ms: c_int,
+) -> c_int {
+    guard(|| {
+        let timeout = (timeout_ms >= 0).then(|| Duration::from_millis(timeout_ms as u64));
+        read_common(t, ev, timeout)
+    })
+}
+
+/// A file descriptor for poll/epoll/select: readable when an event may be
+/// ready or the tracer was shut down. Then call `exectrace_read_timeout(t,
+/// ev, 0)` until it returns -EAGAIN. Owned by the tracer: do not close it.
+///
+/// Returns the fd (>= 0), or -EINVAL if `t` is NULL.
+///
+/// Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn exectrace_fd(t: *const exectrace) -> c_int {
+    guard(|| {
+        if t.is_null() {
+            return invalid("tracer is NULL");
+        }
+        // SAFETY: live handle per the contract.
+        unsafe { &*t }.tracer.as_fd().as_raw_fd()
+    })
+}
+
+/// The fd of the loaded BPF program that reports execs (for
+/// introspection, e.g. `bpftool prog show`). Owned by the tracer.
+///
+/// Returns the fd (>= 0), or -EINVAL if `t` is NULL.
+///
+/// Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn exectrace_prog_fd(t: *const exectrace) -> c_int {
+    guard(|| {
+        if t.is_null() {
+            return invalid("tracer is NULL");
+        }
+        // SAFETY: live handle per the contract.
+        unsafe { &*t }.tracer.program_fd().as_raw_fd()
+    })
+}
+
+/// Write the tracer's counters to `st` (`st->size` set by the caller).
+///
+/// Returns 0, or -EINVAL (NULL argument or `st->size` < 8), -E2BIG (unknown
+/// non-zero bytes in a larger struct). Works after `exectrace_shutdown`.
+///
+/// Thread-safe; does not wait for a blocked reader.
+#[no_mangle]
+pub unsafe extern "C" fn exectrace_get_stats(t: *const exectrace, st: *mut exectrace_stats) -> c_int {
+    guard(|| {
+        if t.is_null() || st.is_null() {
+            return invalid("tracer or stats is NULL");
+        }
+        // SAFETY: st's size field is readable.
+        let size = unsafe { ptr::read_unaligned(st as *const u32) } as usize;
+        if size < 8 {
+            return invalid(&format!("stats.size is {size}"));
+        }
+        // SAFETY: live handle per the contract.
+        let s = unsafe { &*t }.tracer.stats();
+        let full = exectrace_stats {
+            size: std::mem::size_of::<exectrace_stats>().min(size) as u32,
+            reserved: 0,
+            events: s.events,
+            drops: s.drops,
+            malformed: s.malformed,
+        };
+        // SAFETY: write only the bytes the caller's size covers.
+        unsafe {
+            ptr::copy_nonoverlapping(
+                &full as *const exectrace_stats as *const u8,
+                st as *mut u8,
+                size.min(std::mem::size_of::<exectrace_stats>()),
+            )
+        };
+        0
+    })
+}
+
+/// Stop tracing and wake every thread blocked in a read on `t` (they
+/// return -ECANCELED, as does every later read). The handle stays valid
+/// until `exectrace_close`. Idempotent.
+///
+/// Returns 0, or -EINVAL if `t` is NULL.
+///
+/// Thread-safe: meant to be called while other threads read.
+#[no_mangle]
+pub unsafe extern "C" fn exectrace_shutdown(t: *mut exectrace) -> c_int {
+    guard(|| {
+        if t.is_null() {
+            return invalid("tracer is NULL");
+        }
+        // SAFETY: live handle per the contract.
+        let h = unsafe { &*t };
+        let _in = Inflight::enter(h);
+        h.tracer.close();
+        0
+    })
+}
+
+/// Shut the tracer down (see `exectrace_shutdown`), wait until no other
+/// thread is inside a call on `t`, and free it. NULL is a no-op.
+///
+/// Calls on `t` that started before this one return (reads with
+/// -ECANCELED); no call may start after it returns.
+#[no_mangle]
+pub unsafe extern "C" fn exectrace_close(t: *mut exectrace) {
+    guard(|| {
+        if t.is_null() {
+            return 0;
+        }
+        // SAFETY: live handle; we are its last user once inflight is 0.
+        let h = unsafe { &*t };
+        h.tracer.close();
+        while h.inflight.load(Ordering::Acquire) != 0 {
+            std::thread::yield_now();
+        }
+        // SAFETY: created by Box::into_raw in exectrace_new.
+        drop(unsafe { Box::from_raw(t) });
+        0
+    });
+}
+
+/// Copy the calling thread's last error message into `buf` (NUL-terminated,
+/// cut to `len`).
+///
+/// Returns the message length without NUL (may exceed `len - 1`: the
+/// message was cut), 0 if there is none, or -EINVAL if `buf` is NULL while
+/// `len` > 0.
+///
+/// Thread-safe; each thread has its own message.
+#[no_mangle]
+pub unsafe extern "C" fn exectrace_last_error(buf: *mut c_char, len: usize) -> c_int {
+    guard(|| {
+        LAST_ERROR.with(|l| {
+            let msg = l.borrow();
+            if len > 0 {
+                if buf.is_null() {
+                    return invalid("buf is NULL");
+                }
+                // SAFETY: buf has len writable bytes per the contract.
+                let dst = unsafe { std::slice::from_raw_parts_mut(buf, len) };
+                put_str(dst, msg.as_bytes());
+            }
+            msg.len().min(i32::MAX as usize) as c_int
+        })
+    })
+}
+
+/// A static description of an `exectrace_*` return code (negative or
+/// positive errno). Never NULL.
+///
+/// Thread-safe.
+#[no_mangle]
+pub extern "C" fn exectrace_strerror(err: c_int) -> *const c_char {
+    let s: &'static [u8] = match err.unsigned_abs() as i32 {
+        0 => b"success\0",
+        libc::ECANCELED => b"tracer closed\0",
+        libc::ETIMEDOUT => b"timed out waiting for an event\0",
+        libc::EAGAIN => b"no event ready\0",
+        libc::EINVAL => b"invalid argument\0",
+        libc::E2BIG => b"unknown non-zero option bytes (built against a newer header?)\0",
+        libc::EPERM => b"permission denied: needs root, or CAP_BPF and CAP_PERFMON\0",
+        libc::EACCES => b"access denied\0",
+        libc::EOPNOTSUPP => b"kernel not supported: needs Linux 5.8+ with BTF\0",
+        libc::ENOENT => b"not found\0",
+        libc::ENOMEM => b"out of memory\0",
+        libc::EIO => b"internal error\0",
+        _ => b"error (see exectrace_last_error)\0",
+    };
+    s.as_ptr() as *const c_char
+}
+
+/// The library version, e.g. "0.1.0". Static; never NULL.
+#[no_mangle]
+pub extern "C" fn exectrace_version() -> *const c_char {
+    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr() as *const c_char
+}
+
+/// Write the inode of the calling process's pid namespace (the value for
+/// `opts.pid_ns`) to `out`.
+///
+/// Returns 0, -EINVAL if `out` is NULL, or -errno from reading
+/// /proc/self/ns/pid.
+///
+/// Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn exectrace_pid_ns(out: *mut u32) -> c_int {
+    guard(|| {
+        if out.is_null() {
+            return invalid("out is NULL");
+        }
+        match crate::pid_ns_of_self() {
+            Ok(ns) => {
+                // SAFETY: non-NULL and writable per the contract.
+                unsafe { *out = ns };
+                0
+            }
+            Err(e) => fail(Error::io("reading /proc/self/ns/pid", e)),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn argv_block_gets_nul_terminated_strings() {
+        let mut buf = [0 as c_char; 8];
+        assert_eq!(put_argv(&mut buf, b"a\0\0bc\0"), (6, 3, false));
+        assert_eq!(put_argv(&mut buf, b"a\0bc"), (5, 2, false));
+        // Cut by the buffer: 7 bytes kept and a NUL.
+        assert_eq!(put_argv(&mut buf, b"abcdefghij\0"), (8, 1, true));
+        assert_eq!(buf[7], 0);
+        assert_eq!(put_argv(&mut buf, b""), (0, 0, false));
+    }
+
+    #[test]
+    fn sized_struct_rules() {
+        let mut o: exectrace_opts = unsafe { std::mem::zeroed() };
+        o.size = 2;
+        assert_eq!(unsafe { read_sized(&o, "opts") }.err(), Some(-libc::EINVAL));
+        // A larger struct with a non-zero unknown tail is refused.
+        let mut big = [0u8; 64];
+        big[..4].copy_from_slice(&64u32.to_ne_bytes());
+        big[60] = 1;
+        let p = big.as_ptr() as *const exectrace_opts;
+        assert_eq!(unsafe { read_sized(p, "opts") }.err(), Some(-libc::E2BIG));
+        big[60] = 0;
+        assert!(unsafe { read_sized(p, "opts") }.is_ok());
+    }
+}

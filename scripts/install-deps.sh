@@ -1,0 +1,30 @@
+#!/bin/sh
+# Install what building and testing libexectrace needs on Debian/Ubuntu,
+# only when something is missing (idempotent; no-op on a ready machine).
+# Rust (cargo, rustfmt, clippy), Go and Python 3 with pytest are expected
+# from the machine's toolchain install.
+set -eu
+
+pkgs="clang llvm libelf-dev zlib1g-dev pkg-config make gcc g++ bpftool util-linux"
+# 32-bit compat exec test (skipped without it).
+case "$(uname -m)" in x86_64) pkgs="$pkgs gcc-multilib" ;; esac
+
+missing=""
+for p in $pkgs; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+
+if [ -n "$missing" ]; then
+	echo "install-deps: installing:$missing"
+	sudo=""
+	[ "$(id -u)" -eq 0 ] || sudo="sudo"
+	export DEBIAN_FRONTEND=noninteractive
+	$sudo apt-get update -qq
+	# shellcheck disable=SC2086
+	$sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
+for tool in cargo go python3; do
+	command -v "$tool" >/dev/null || { echo "install-deps: $tool is required but not installed" >&2; exit 1; }
+done
+python3 -c 'import pytest' 2>/dev/null || python3 -m pip install -q pytest
