@@ -30,9 +30,15 @@ fn main() {
             format!("-I/usr/include/{multiarch}"),
         ])
         .build_and_generate(out.join("exectrace.skel.rs"))
-        .unwrap_or_else(|e| panic!("exectrace: building {SRC} failed (is clang installed?): {e:#}"));
+        .unwrap_or_else(|e| {
+            panic!("exectrace: building {SRC} failed (is clang installed?): {e:#}")
+        });
 
-    for f in ["bpf/exectrace.bpf.c", "bpf/exectrace.h", "bpf/vmlinux_min.h"] {
+    for f in [
+        "bpf/exectrace.bpf.c",
+        "bpf/exectrace.h",
+        "bpf/vmlinux_min.h",
+    ] {
         println!("cargo:rerun-if-changed={f}");
     }
     println!("cargo:rerun-if-env-changed=EXECTRACE_CLANG");

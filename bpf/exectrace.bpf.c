@@ -33,6 +33,7 @@ struct exectrace_record record_layout;
 enum exectrace_record_flags record_flags_layout;
 enum exectrace_limits record_limits_layout;
 
+/* Sequence numbers taken (delivered + dropped); read by the reader through mmap. */
 __u64 next_seq;
 __u64 last_wakeup_ns;
 
@@ -188,14 +189,19 @@ static __always_inline void fill_task(struct exectrace_record *r, struct task_st
 }
 
 /*
- * Wake the reader at most once per wakeup_ns; the reader polls once more
- * within that bound after it drains the ring, so nothing waits longer.
+ * Wake the reader at most once per wakeup_ns. Decided after the record's
+ * sequence number is taken: the reader only goes idle once every number
+ * taken is consumed or counted as dropped, and any record numbered after
+ * that is at least wakeup_ns past the last wake-up, so it wakes the reader.
  * Flag 0 lets the kernel skip the wake-up when the reader is still busy.
  */
-static __always_inline __u64 wake_flags(__u64 now)
+static __always_inline __u64 wake_flags(void)
 {
+	__u64 now;
+
 	if (!wakeup_ns)
 		return 0;
+	now = bpf_ktime_get_boot_ns();
 	if (now - last_wakeup_ns >= wakeup_ns) {
 		last_wakeup_ns = now;
 		return 0;
@@ -211,7 +217,7 @@ static __always_inline void submit(struct scratch_slot *s, __u32 data_len)
 	if (size > sizeof(*r) + EXECTRACE_FILENAME_CAP + EXECTRACE_INTERP_CAP + EXECTRACE_ARGV_CAP_MAX)
 		return;
 	r->seq = __sync_fetch_and_add(&next_seq, 1);
-	if (bpf_ringbuf_output(&events, r, size, wake_flags(r->ts_boot_ns)))
+	if (bpf_ringbuf_output(&events, r, size, wake_flags()))
 		count_drop();
 }
 

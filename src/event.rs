@@ -103,7 +103,9 @@ impl<'a> EventRef<'a> {
         }
         let has_interp = hdr.flags & RecFlag::EXECTRACE_REC_HAS_INTERP.0 != 0;
         if !has_interp && interp_len != 0 {
-            return Err(DecodeError("interpreter bytes without the interpreter flag"));
+            return Err(DecodeError(
+                "interpreter bytes without the interpreter flag",
+            ));
         }
         let (filename, rest) = body.split_at(fname_len);
         let (interp, argv) = rest.split_at(interp_len);

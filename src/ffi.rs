@@ -218,7 +218,13 @@ unsafe fn read_sized<T>(p: *const T, what: &str) -> Result<T, c_int> {
     let mut out: T = unsafe { std::mem::zeroed() };
     // SAFETY: the caller's struct has `size` readable bytes; we copy at most
     // `ours` of them into `out`.
-    unsafe { ptr::copy_nonoverlapping(p as *const u8, &mut out as *mut T as *mut u8, size.min(ours)) };
+    unsafe {
+        ptr::copy_nonoverlapping(
+            p as *const u8,
+            &mut out as *mut T as *mut u8,
+            size.min(ours),
+        )
+    };
     if size > ours {
         // SAFETY: bytes ours..size are within the caller's struct.
         let tail = unsafe { std::slice::from_raw_parts((p as *const u8).add(ours), size - ours) };
@@ -235,7 +241,10 @@ unsafe fn read_sized<T>(p: *const T, what: &str) -> Result<T, c_int> {
 
 fn opts_from_c(o: &exectrace_opts) -> Result<TracerOpts, c_int> {
     if o.flags & !KNOWN_OPT_FLAGS != 0 {
-        return Err(invalid(&format!("unknown opts.flags bits {:#x}", o.flags & !KNOWN_OPT_FLAGS)));
+        return Err(invalid(&format!(
+            "unknown opts.flags bits {:#x}",
+            o.flags & !KNOWN_OPT_FLAGS
+        )));
     }
     if o.reserved != 0 {
         return Err(invalid("opts.reserved must be 0"));
@@ -279,7 +288,10 @@ fn opts_from_c(o: &exectrace_opts) -> Result<TracerOpts, c_int> {
 ///
 /// Thread-safe.
 #[no_mangle]
-pub unsafe extern "C" fn exectrace_new(opts: *const exectrace_opts, out: *mut *mut exectrace) -> c_int {
+pub unsafe extern "C" fn exectrace_new(
+    opts: *const exectrace_opts,
+    out: *mut *mut exectrace,
+) -> c_int {
     guard(|| {
         if out.is_null() {
             return invalid("out is NULL");
@@ -295,7 +307,10 @@ pub unsafe extern "C" fn exectrace_new(opts: *const exectrace_opts, out: *mut *m
         };
         match Tracer::new(&topts) {
             Ok(tracer) => {
-                let h = Box::new(exectrace { tracer, inflight: AtomicUsize::new(0) });
+                let h = Box::new(exectrace {
+                    tracer,
+                    inflight: AtomicUsize::new(0),
+                });
                 // SAFETY: out is non-NULL and writable per the contract.
                 unsafe { *out = Box::into_raw(h) };
                 0
@@ -359,7 +374,10 @@ unsafe fn fill_event(ev: *mut exectrace_event, r: &EventRef<'_>) {
         if put_str(&mut *addr_of_mut!((*ev).filename), r.filename()) {
             flags |= EXECTRACE_EVENT_FILENAME_TRUNCATED;
         }
-        if put_str(&mut *addr_of_mut!((*ev).interpreter), r.interpreter().unwrap_or(b"")) {
+        if put_str(
+            &mut *addr_of_mut!((*ev).interpreter),
+            r.interpreter().unwrap_or(b""),
+        ) {
             flags |= EXECTRACE_EVENT_INTERP_TRUNCATED;
         }
         let argv = &mut *addr_of_mut!((*ev).argv);
@@ -369,10 +387,11 @@ unsafe fn fill_event(ev: *mut exectrace_event, r: &EventRef<'_>) {
         }
         addr_of_mut!((*ev).argv_len).write(len);
         addr_of_mut!((*ev).argv_count).write(count);
-        if flags & (EXECTRACE_EVENT_ARGV_TRUNCATED
-            | EXECTRACE_EVENT_FILENAME_TRUNCATED
-            | EXECTRACE_EVENT_INTERP_TRUNCATED
-            | EXECTRACE_EVENT_ARGV_FAULT)
+        if flags
+            & (EXECTRACE_EVENT_ARGV_TRUNCATED
+                | EXECTRACE_EVENT_FILENAME_TRUNCATED
+                | EXECTRACE_EVENT_INTERP_TRUNCATED
+                | EXECTRACE_EVENT_ARGV_FAULT)
             != 0
         {
             flags |= EXECTRACE_EVENT_TRUNCATED;
@@ -427,7 +446,10 @@ fn read_common(t: *mut exectrace, ev: *mut exectrace_event, timeout: Option<Dura
     let h = unsafe { &*t };
     let _in = Inflight::enter(h);
     // SAFETY: ev has at least size_of::<exectrace_event>() writable bytes.
-    match h.tracer.read_with(timeout, |r| unsafe { fill_event(ev, r) }) {
+    match h
+        .tracer
+        .read_with(timeout, |r| unsafe { fill_event(ev, r) })
+    {
         Ok(Some(())) => 0,
         Ok(None) if timeout == Some(Duration::ZERO) => {
             set_last_error("no event ready");
@@ -518,7 +540,10 @@ pub unsafe extern "C" fn exectrace_prog_fd(t: *const exectrace) -> c_int {
 ///
 /// Thread-safe; does not wait for a blocked reader.
 #[no_mangle]
-pub unsafe extern "C" fn exectrace_get_stats(t: *const exectrace, st: *mut exectrace_stats) -> c_int {
+pub unsafe extern "C" fn exectrace_get_stats(
+    t: *const exectrace,
+    st: *mut exectrace_stats,
+) -> c_int {
     guard(|| {
         if t.is_null() || st.is_null() {
             return invalid("tracer or stats is NULL");

@@ -23,7 +23,13 @@ mod ringbuf;
 mod sys;
 mod tracer;
 
-#[allow(clippy::all, dead_code, unused_imports, non_camel_case_types, missing_docs)]
+#[allow(
+    clippy::all,
+    dead_code,
+    unused_imports,
+    non_camel_case_types,
+    missing_docs
+)]
 mod skel {
     include!(concat!(env!("OUT_DIR"), "/exectrace.skel.rs"));
 }

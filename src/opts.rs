@@ -79,8 +79,7 @@ impl TracerOpts {
                 self.argv_budget
             )));
         }
-        if !self.ring_size.is_power_of_two() || self.ring_size < page || self.ring_size > 1 << 30
-        {
+        if !self.ring_size.is_power_of_two() || self.ring_size < page || self.ring_size > 1 << 30 {
             return Err(Error::InvalidArgument(format!(
                 "ring_size must be a power of two between the page size ({page}) and 1 GiB, got {}",
                 self.ring_size
@@ -101,7 +100,9 @@ impl TracerOpts {
             )));
         }
         if self.pid_ns == Some(0) {
-            return Err(Error::InvalidArgument("pid_ns 0 is not a namespace inode".into()));
+            return Err(Error::InvalidArgument(
+                "pid_ns 0 is not a namespace inode".into(),
+            ));
         }
         Ok(())
     }

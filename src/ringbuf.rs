@@ -125,7 +125,8 @@ impl RingReader {
     /// Release the record returned by the last `peek`.
     pub(crate) fn advance(&mut self) {
         let cons = self.consumer_pos().load(Ordering::Relaxed);
-        self.consumer_pos().store(cons + self.pending, Ordering::Release);
+        self.consumer_pos()
+            .store(cons + self.pending, Ordering::Release);
         self.pending = 0;
     }
 }

@@ -79,9 +79,16 @@ fn kernel_version() -> (u32, u32) {
     if unsafe { libc::uname(&mut u) } != 0 {
         return (0, 0);
     }
-    let rel: Vec<u8> = u.release.iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect();
+    let rel: Vec<u8> = u
+        .release
+        .iter()
+        .take_while(|&&c| c != 0)
+        .map(|&c| c as u8)
+        .collect();
     let rel = String::from_utf8_lossy(&rel);
-    let mut it = rel.split(|c: char| !c.is_ascii_digit()).filter_map(|s| s.parse().ok());
+    let mut it = rel
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|s| s.parse().ok());
     (it.next().unwrap_or(0), it.next().unwrap_or(0))
 }
 
@@ -99,16 +106,27 @@ pub(crate) fn open_cgroup2(path: &Path) -> Result<OwnedFd> {
     let c = std::ffi::CString::new(path.as_os_str().as_bytes())
         .map_err(|_| Error::InvalidArgument("cgroup path contains a NUL byte".into()))?;
     // SAFETY: valid C string; the fd is owned on success.
-    let fd = unsafe { libc::open(c.as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC) };
+    let fd = unsafe {
+        libc::open(
+            c.as_ptr(),
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
+    };
     if fd < 0 {
         let e = io::Error::last_os_error();
-        return Err(Error::InvalidArgument(format!("cgroup {}: {e}", path.display())));
+        return Err(Error::InvalidArgument(format!(
+            "cgroup {}: {e}",
+            path.display()
+        )));
     }
     // SAFETY: fd is a fresh descriptor we own.
     let fd = unsafe { OwnedFd::from_raw_fd(fd) };
     let mut st: libc::statfs = unsafe { std::mem::zeroed() };
     // SAFETY: valid fd and out-pointer.
-    cvt(unsafe { libc::fstatfs(fd.as_raw_fd(), &mut st) }, "fstatfs on the cgroup")?;
+    cvt(
+        unsafe { libc::fstatfs(fd.as_raw_fd(), &mut st) },
+        "fstatfs on the cgroup",
+    )?;
     const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
     if st.f_type as i64 != CGROUP2_SUPER_MAGIC {
         return Err(Error::InvalidArgument(format!(
@@ -121,7 +139,10 @@ pub(crate) fn open_cgroup2(path: &Path) -> Result<OwnedFd> {
 
 pub(crate) fn eventfd() -> Result<OwnedFd> {
     // SAFETY: plain syscall; the fd is owned on success.
-    let fd = cvt(unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) }, "eventfd")?;
+    let fd = cvt(
+        unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) },
+        "eventfd",
+    )?;
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
@@ -135,7 +156,10 @@ pub(crate) fn timerfd() -> Result<OwnedFd> {
     // SAFETY: plain syscall; the fd is owned on success.
     let fd = cvt(
         unsafe {
-            libc::timerfd_create(libc::CLOCK_MONOTONIC, libc::TFD_CLOEXEC | libc::TFD_NONBLOCK)
+            libc::timerfd_create(
+                libc::CLOCK_MONOTONIC,
+                libc::TFD_CLOEXEC | libc::TFD_NONBLOCK,
+            )
         },
         "timerfd_create",
     )?;
@@ -146,7 +170,10 @@ pub(crate) fn timerfd() -> Result<OwnedFd> {
 pub(crate) fn timerfd_set(fd: &OwnedFd, after: Option<Duration>) {
     let d = after.unwrap_or(Duration::ZERO);
     let spec = libc::itimerspec {
-        it_interval: libc::timespec { tv_sec: 0, tv_nsec: 0 },
+        it_interval: libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        },
         it_value: libc::timespec {
             tv_sec: d.as_secs() as libc::time_t,
             tv_nsec: d.subsec_nanos() as libc::c_long,
@@ -156,9 +183,19 @@ pub(crate) fn timerfd_set(fd: &OwnedFd, after: Option<Duration>) {
     unsafe { libc::timerfd_settime(fd.as_raw_fd(), 0, &spec, std::ptr::null_mut()) };
 }
 
+/// Whether the (non-blocking) timer expired since last set; clears it.
+pub(crate) fn timerfd_fired(fd: &OwnedFd) -> bool {
+    let mut n: u64 = 0;
+    // SAFETY: reads 8 bytes into a valid u64.
+    unsafe { libc::read(fd.as_raw_fd(), (&mut n as *mut u64).cast(), 8) == 8 }
+}
+
 pub(crate) fn epoll_create() -> Result<OwnedFd> {
     // SAFETY: plain syscall; the fd is owned on success.
-    let fd = cvt(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) }, "epoll_create1")?;
+    let fd = cvt(
+        unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) },
+        "epoll_create1",
+    )?;
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 

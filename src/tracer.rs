@@ -2,10 +2,13 @@
 //!
 //! Waiting: the reader sleeps in epoll on three fds: the ring buffer (woken
 //! by the kernel at most once per `wakeup_latency`), an eventfd that `close`
-//! signals, and a one-shot timerfd armed when a drained ring may still
-//! receive records that were written without a wake-up. The timer bounds the
-//! delivery latency; it is not re-armed once the ring stays empty, so an idle
-//! tracer sleeps without periodic wake-ups. The same epoll fd is what
+//! signals, and a one-shot timerfd. Records written within `wakeup_latency`
+//! of the last wake-up come without one; so after draining the ring the
+//! reader arms the timer for that bound and looks again when it fires. It
+//! goes idle (no timer) only when every sequence number the program took is
+//! accounted for, consumed or dropped: a record numbered after that point
+//! wakes it (see wake_flags() in the program). Bounded latency, a wake-up per
+//! burst, no periodic wake-ups while idle. The same epoll fd is what
 //! `as_fd()` hands to event loops.
 use std::cell::RefCell;
 use std::mem::MaybeUninit;
@@ -61,6 +64,12 @@ struct Loaded {
     linger: Option<Duration>,
     /// Records were consumed since the ring was last seen empty.
     active: bool,
+    /// The linger timer is set and has not been seen to fire.
+    armed: bool,
+    /// Records taken off the ring, malformed ones included.
+    consumed: u64,
+    /// The program's `next_seq`, in its mmapped .bss.
+    next_seq: *const AtomicU64,
     // Field order is drop order: links and maps go before their object's storage.
     _skel: ExectraceSkel<'static>,
     _storage: ObjectStorage,
@@ -80,6 +89,10 @@ impl Drop for ObjectStorage {
 // SAFETY: the raw pointer is only freed on drop; the object it holds is
 // owned by the skeleton, which libbpf-rs declares Send.
 unsafe impl Send for ObjectStorage {}
+
+// SAFETY: `next_seq` points into the skeleton's .bss mapping, owned by the
+// same value and only read atomically.
+unsafe impl Send for Loaded {}
 
 thread_local! {
     static LIBBPF_LOG: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
@@ -221,6 +234,7 @@ impl Tracer {
                 let decoded = EventRef::decode(bytes).map(|ev| (f.take().expect("used once"))(&ev));
                 loaded.ring.advance();
                 loaded.active = true;
+                loaded.consumed += 1;
                 match decoded {
                     Ok(r) => {
                         self.events.fetch_add(1, Ordering::Relaxed);
@@ -232,7 +246,7 @@ impl Tracer {
                     }
                 }
             }
-            loaded.ring_drained();
+            loaded.ring_drained(|| drops(&self.drops_map));
             let wait_ms = match deadline {
                 None => -1,
                 Some(d) => {
@@ -257,7 +271,10 @@ impl Tracer {
             .map(|per_cpu| {
                 per_cpu
                     .iter()
-                    .filter_map(|v| v.get(..8).map(|b| u64::from_ne_bytes(b.try_into().unwrap())))
+                    .filter_map(|v| {
+                        v.get(..8)
+                            .map(|b| u64::from_ne_bytes(b.try_into().unwrap()))
+                    })
                     .sum()
             })
             .unwrap_or(0);
@@ -288,16 +305,39 @@ impl Tracer {
     }
 }
 
+/// Events the program could not deliver, summed over CPUs.
+fn drops(map: &MapHandle) -> u64 {
+    map.lookup_percpu(&0u32.to_ne_bytes(), MapFlags::ANY)
+        .ok()
+        .flatten()
+        .map(|per_cpu| {
+            per_cpu
+                .iter()
+                .filter_map(|v| Some(u64::from_ne_bytes(v.get(..8)?.try_into().ok()?)))
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
 impl Loaded {
-    /// The ring was found empty: records written since the last wake-up
-    /// arrive within `linger`, so look again then; once it stays empty,
-    /// stop the timer so an idle tracer is not woken.
-    fn ring_drained(&mut self) {
-        match self.linger {
-            Some(d) if self.active => sys::timerfd_set(&self.timer, Some(d)),
-            _ => sys::timerfd_set(&self.timer, None),
+    /// The ring was found empty. After consuming, look again within
+    /// `linger` (the timer); when the timer has fired, stay armed while a
+    /// numbered record is still on its way, else go idle.
+    fn ring_drained(&mut self, drops: impl FnOnce() -> u64) {
+        let Some(linger) = self.linger else { return };
+        if self.active {
+            self.active = false;
+            self.armed = true;
+            sys::timerfd_set(&self.timer, Some(linger));
+        } else if self.armed && sys::timerfd_fired(&self.timer) {
+            // SAFETY: points into the live .bss mapping of our skeleton.
+            let taken = unsafe { &*self.next_seq }.load(Ordering::Acquire);
+            if taken > self.consumed + drops() {
+                sys::timerfd_set(&self.timer, Some(linger));
+            } else {
+                self.armed = false;
+            }
         }
-        self.active = false;
     }
 }
 
@@ -335,8 +375,8 @@ fn load(opts: &TracerOpts, cgroup: Option<&OwnedFd>) -> Result<LoadOutput> {
         .open(slot)
         .map_err(|e| load_error("opening the BPF object", e))?;
 
-    let ncpus = libbpf_rs::num_possible_cpus()
-        .map_err(|e| load_error("counting possible CPUs", e))? as u32;
+    let ncpus =
+        libbpf_rs::num_possible_cpus().map_err(|e| load_error("counting possible CPUs", e))? as u32;
     let rodata = open
         .maps
         .rodata_data
@@ -352,11 +392,20 @@ fn load(opts: &TracerOpts, cgroup: Option<&OwnedFd>) -> Result<LoadOutput> {
     rodata.filter_cgroup_on = cgroup.is_some();
 
     let map_err = |e| load_error("sizing the BPF maps", e);
-    open.maps.events.set_max_entries(opts.ring_size).map_err(map_err)?;
+    open.maps
+        .events
+        .set_max_entries(opts.ring_size)
+        .map_err(map_err)?;
     // The scratch slot's size follows the argv budget (see SCRATCH_SIZE in the program).
     let slot_size = open.maps.scratch.value_size() - default_argv_cap + opts.argv_budget;
-    open.maps.scratch.set_value_size(slot_size).map_err(map_err)?;
-    open.maps.scratch.set_max_entries(ncpus * SLOTS_PER_CPU).map_err(map_err)?;
+    open.maps
+        .scratch
+        .set_value_size(slot_size)
+        .map_err(map_err)?;
+    open.maps
+        .scratch
+        .set_max_entries(ncpus * SLOTS_PER_CPU)
+        .map_err(map_err)?;
 
     let prepare = opts.hooks == Hooks::Auto && has_prepare_exec_tracepoint();
     open.progs.prepare_exec.set_autoload(prepare);
@@ -368,7 +417,9 @@ fn load(opts: &TracerOpts, cgroup: Option<&OwnedFd>) -> Result<LoadOutput> {
     }
     open.progs.sys_exit.set_autoload(opts.include_failed);
 
-    let mut skel = open.load().map_err(|e| load_error("loading the BPF program", e))?;
+    let mut skel = open
+        .load()
+        .map_err(|e| load_error("loading the BPF program", e))?;
     if let Some(cg) = cgroup {
         let fd = cg.as_raw_fd() as u32;
         skel.maps
@@ -376,7 +427,8 @@ fn load(opts: &TracerOpts, cgroup: Option<&OwnedFd>) -> Result<LoadOutput> {
             .update(&0u32.to_ne_bytes(), &fd.to_ne_bytes(), MapFlags::ANY)
             .map_err(|e| load_error("setting the cgroup filter", e))?;
     }
-    skel.attach().map_err(|e| load_error("attaching the BPF programs", e))?;
+    skel.attach()
+        .map_err(|e| load_error("attaching the BPF programs", e))?;
 
     let ring_fd = skel.maps.events.as_fd();
     let ring = RingReader::new(ring_fd, opts.ring_size as usize)
@@ -391,12 +443,21 @@ fn load(opts: &TracerOpts, cgroup: Option<&OwnedFd>) -> Result<LoadOutput> {
         .try_clone_to_owned()
         .map_err(|e| Error::io("dup of the program fd", e))?;
     let linger = (!opts.wakeup_latency.is_zero()).then_some(opts.wakeup_latency);
+    let bss = skel
+        .maps
+        .bss_data
+        .as_deref()
+        .expect("the BPF object has a .bss");
+    let next_seq = std::ptr::addr_of!(bss.next_seq) as *const AtomicU64;
     Ok((
         Loaded {
             ring,
             timer: sys::timerfd()?,
             linger,
             active: false,
+            armed: false,
+            consumed: 0,
+            next_seq,
             _skel: skel,
             _storage: storage,
         },

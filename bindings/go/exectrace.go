@@ -1,0 +1,410 @@
+// Package exectrace reports every exec on a Linux host. It is a drop-in
+// replacement for the Go package exectrace, built on libexectrace (a BPF
+// tracer with a C ABI): switch the import path and nothing else.
+//
+//	t, err := exectrace.New(nil) // needs root, or CAP_BPF and CAP_PERFMON
+//	if err != nil { ... }
+//	defer t.Close()
+//	for {
+//		ev, err := t.Read() // blocks; io.EOF once t is closed
+//		if err != nil { ... }
+//		fmt.Println(ev.PID, ev.Filename, ev.Argv)
+//	}
+//
+// The library (libexectrace.so) is found through pkg-config at build time
+// and by the dynamic loader at run time; see README.md.
+package exectrace
+
+/*
+#cgo pkg-config: exectrace
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <exectrace.h>
+
+#define GO_ET_MSG_LEN 1024
+
+// What a tracer owns on the C side, allocated once in New and freed by
+// Close: the event buffer every read writes, and the message of the last
+// failed call (exectrace_last_error is per thread, and a goroutine may move
+// between threads from one cgo call to the next, so the message is copied
+// in the same call).
+struct go_et_buf {
+	struct exectrace_event ev;
+	char msg[GO_ET_MSG_LEN];
+};
+
+static struct go_et_buf *go_et_alloc(void)
+{
+	struct go_et_buf *b = calloc(1, sizeof(*b));
+	if (b)
+		b->ev.size = sizeof(b->ev);
+	return b;
+}
+
+static void go_et_msg(struct go_et_buf *b, int rc)
+{
+	if (exectrace_last_error(b->msg, sizeof(b->msg)) <= 0)
+		snprintf(b->msg, sizeof(b->msg), "%s", exectrace_strerror(rc));
+}
+
+static int go_et_new(const struct exectrace_opts *o, struct exectrace **out, struct go_et_buf *b)
+{
+	int rc = exectrace_new(o, out);
+	if (rc)
+		go_et_msg(b, rc);
+	return rc;
+}
+
+static int go_et_read(struct exectrace *t, struct go_et_buf *b)
+{
+	int rc = exectrace_read(t, &b->ev);
+	if (rc && rc != -ECANCELED)
+		go_et_msg(b, rc);
+	return rc;
+}
+
+static int go_et_stats(const struct exectrace *t, uint64_t *drops, uint64_t *malformed)
+{
+	struct exectrace_stats st = { .size = sizeof(st) };
+	int rc = exectrace_get_stats(t, &st);
+	if (rc == 0) {
+		*drops = st.drops;
+		*malformed = st.malformed;
+	}
+	return rc;
+}
+
+static int go_et_pid_ns(uint32_t *out, char *msg, size_t len)
+{
+	int rc = exectrace_pid_ns(out);
+	if (rc && exectrace_last_error(msg, len) <= 0)
+		snprintf(msg, len, "%s", exectrace_strerror(rc));
+	return rc;
+}
+*/
+import "C"
+
+import (
+	"fmt"
+	"io"
+	"log"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"unsafe"
+)
+
+// TracerOpts contains all of the configuration options for the tracer. All
+// are optional; the zero value (or a nil *TracerOpts) means the defaults.
+type TracerOpts struct {
+	// PidNS filters all processes that are in the given PID namespace or in
+	// the child namespace tree of this given namespace. This is very useful
+	// for Docker containers, as you can read all processes in a container
+	// (or in child containers).
+	//
+	// You can read the PID namespace ID for a given process by running
+	// `readlink /proc/x/ns/pid`, or for this process with GetPidNS.
+	//
+	// This filter runs in the kernel. 0 means all namespaces.
+	PidNS uint32
+
+	// LogFn is called with the tracer's warnings, such as events that were
+	// dropped because the reader fell behind. It is called from Read, after
+	// Read has released its locks (so LogFn may call Close). uid, gid and
+	// pid are 0 for messages that do not concern one process (all current
+	// ones).
+	//
+	// If unspecified, a default log function is used that logs to the
+	// standard logger (package log).
+	LogFn func(uid, gid, pid uint32, logLine string)
+
+	// FullArgv reports each event's argv without the original package's
+	// limits (at most 32 arguments, each cut at 1021 bytes plus "..."):
+	// every argument, up to the library's per-event argv limit of 32 KiB
+	// (Truncated is set when that limit cut anything).
+	FullArgv bool
+}
+
+// Tracer allows consumers to read exec events from the kernel via an eBPF
+// program. A Tracer is safe for concurrent use.
+type Tracer interface {
+	// Close stops tracing, unblocks every Read (which then returns io.EOF)
+	// and frees the tracer. A second Close returns an error.
+	io.Closer
+
+	// Read blocks until an exec event is available and returns it. After
+	// Close, it returns an error that is io.EOF.
+	Read() (*Event, error)
+
+	// FD returns the file descriptor of the loaded BPF program, or -1 once
+	// the tracer is closed. It is owned by the tracer: do not close it.
+	FD() int
+}
+
+// Event contains data about each exec event with many fields for easy
+// filtering and logging.
+type Event struct {
+	// Filename is the path passed to exec.
+	Filename string `json:"filename"`
+	// Argv contains the argv the new process received, including argv[0]
+	// (which is equal to `filepath.Base(e.Filename)` in most
+	// circumstances). For a script it starts with the interpreter (see
+	// Interpreter), as the kernel rewrote it.
+	Argv []string `json:"argv"`
+	// Truncated is true if Argv does not hold every argument in full: more
+	// than 32 arguments, an argument cut at 1021 bytes plus "...", or the
+	// library's limits (see TracerOpts.FullArgv). It is also set when the
+	// filename or interpreter was cut.
+	Truncated bool `json:"truncated"`
+
+	// These values are of the new process. PID is its process id (in the
+	// initial PID namespace), also when a non-main thread called exec.
+	PID uint32 `json:"pid"`
+	// UID and GID are the real user and group id.
+	UID uint32 `json:"uid"`
+	GID uint32 `json:"gid"`
+
+	// Comm is the "name" of the process that called exec (before exec),
+	// usually the filename of its executable (but not always).
+	Comm string `json:"comm"`
+
+	// Fields below are not in the original package.
+
+	// TID is the id of the thread that called exec.
+	TID uint32 `json:"tid"`
+	// PPID is the parent process id (initial PID namespace).
+	PPID uint32 `json:"ppid"`
+	// PidNS is the inode of the process's PID namespace.
+	PidNS uint32 `json:"pid_ns"`
+	// Interpreter is the interpreter of a script ("#!" line) or binfmt_misc
+	// program, or "".
+	Interpreter string `json:"interpreter,omitempty"`
+}
+
+// GetPidNS returns the inum of the PID namespace of the current process,
+// the value of `readlink /proc/self/ns/pid` (pid:[inum]).
+func GetPidNS() (uint32, error) {
+	var ns C.uint32_t
+	var msg [256]C.char
+	rc := C.go_et_pid_ns(&ns, &msg[0], C.size_t(len(msg)))
+	if rc != 0 {
+		return 0, fmt.Errorf("exectrace: get pid namespace: %s: %w", C.GoString(&msg[0]), syscall.Errno(-rc))
+	}
+	return uint32(ns), nil
+}
+
+func defaultLogFn(uid, gid, pid uint32, logLine string) {
+	log.Printf("log from exectrace tracer (uid=%v, gid=%v, pid=%v): %s", uid, gid, pid, logLine)
+}
+
+type tracer struct {
+	logFn    func(uid, gid, pid uint32, logLine string)
+	fullArgv bool
+	// createdAt is the stack of New's caller, for the finalizer's warning.
+	createdAt []uintptr
+
+	// closeMu guards closed; the Close that sets it is the one that frees.
+	closeMu sync.Mutex
+	closed  bool
+
+	// mu is held for reading around every C call on handle, and for
+	// writing by Close while it frees handle and buf (after shutdown woke
+	// the readers), so no call can use a freed handle.
+	mu     sync.RWMutex
+	handle *C.struct_exectrace
+	buf    *C.struct_go_et_buf
+
+	// readMu serialises Read: buf holds one event at a time. The fields
+	// below are only used under it.
+	readMu        sync.Mutex
+	nextSeq       uint64
+	recheckStats  bool
+	seenDrops     uint64
+	seenMalformed uint64
+}
+
+var _ Tracer = (*tracer)(nil)
+
+// New creates a tracer and starts tracing: every exec from now on is
+// reported by Read. opts may be nil. The tracer must be closed when no
+// longer needed.
+func New(opts *TracerOpts) (Tracer, error) {
+	if opts == nil {
+		opts = &TracerOpts{}
+	}
+	t := &tracer{
+		logFn:    opts.LogFn,
+		fullArgv: opts.FullArgv,
+	}
+	if t.logFn == nil {
+		t.logFn = defaultLogFn
+	}
+	pcs := make([]uintptr, 32)
+	t.createdAt = pcs[:runtime.Callers(2, pcs)]
+
+	t.buf = C.go_et_alloc()
+	if t.buf == nil {
+		return nil, fmt.Errorf("exectrace: allocate event buffer: %w", syscall.ENOMEM)
+	}
+	var o C.struct_exectrace_opts
+	o.size = C.uint32_t(unsafe.Sizeof(o))
+	o.pid_ns = C.uint32_t(opts.PidNS)
+	var h *C.struct_exectrace
+	if rc := C.go_et_new(&o, &h, t.buf); rc != 0 {
+		msg := C.GoString(&t.buf.msg[0])
+		C.free(unsafe.Pointer(t.buf))
+		return nil, fmt.Errorf("exectrace: create tracer: %s: %w", msg, syscall.Errno(-rc))
+	}
+	t.handle = h
+	runtime.SetFinalizer(t, (*tracer).finalize)
+	return t, nil
+}
+
+func (t *tracer) finalize() {
+	var b strings.Builder
+	frames := runtime.CallersFrames(t.createdAt)
+	for {
+		f, more := frames.Next()
+		fmt.Fprintf(&b, "\n\t%s\n\t\t%s:%d", f.Function, f.File, f.Line)
+		if !more {
+			break
+		}
+	}
+	log.Printf("exectrace: tracer was garbage collected without Close, created at:%s", b.String())
+	log.Print("exectrace: tracers must be closed when finished with to avoid leaked resources")
+	_ = t.Close()
+}
+
+// Close implements Tracer.
+func (t *tracer) Close() error {
+	t.closeMu.Lock()
+	if t.closed {
+		t.closeMu.Unlock()
+		return fmt.Errorf("exectrace: tracer is already closed: %w", os.ErrClosed)
+	}
+	t.closed = true
+	t.closeMu.Unlock()
+	runtime.SetFinalizer(t, nil)
+
+	// Wake blocked reads (they return -ECANCELED and release mu). The
+	// handle is still valid: only this call frees it, below.
+	C.exectrace_shutdown(t.handle)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	C.exectrace_close(t.handle)
+	t.handle = nil
+	C.free(unsafe.Pointer(t.buf))
+	t.buf = nil
+	return nil
+}
+
+// FD implements Tracer.
+func (t *tracer) FD() int {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if t.handle == nil {
+		return -1
+	}
+	fd := int(C.exectrace_prog_fd(t.handle))
+	if fd < 0 {
+		return -1
+	}
+	return fd
+}
+
+// Read implements Tracer.
+func (t *tracer) Read() (*Event, error) {
+	ev, logs, err := t.read()
+	for _, line := range logs {
+		t.logFn(0, 0, 0, line)
+	}
+	return ev, err
+}
+
+func (t *tracer) read() (*Event, []string, error) {
+	t.readMu.Lock()
+	defer t.readMu.Unlock()
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if t.handle == nil {
+		return nil, nil, io.EOF
+	}
+	rc := C.go_et_read(t.handle, t.buf)
+	switch {
+	case rc == -C.ECANCELED:
+		return nil, nil, io.EOF
+	case rc != 0:
+		return nil, nil, fmt.Errorf("exectrace: read: %s: %w", C.GoString(&t.buf.msg[0]), syscall.Errno(-rc))
+	}
+	ev := t.convert(&t.buf.ev)
+	return ev, t.checkLoss(uint64(t.buf.ev.seq)), nil
+}
+
+// checkLoss looks at the library's counters when the sequence numbers
+// show a gap (events arrive slightly out of order across CPUs, so a gap
+// alone is not proof of a drop) and returns warnings for new drops.
+func (t *tracer) checkLoss(seq uint64) []string {
+	if seq < t.nextSeq {
+		return nil // a late arrival
+	}
+	gap := seq > t.nextSeq
+	t.nextSeq = seq + 1
+	if !gap && !t.recheckStats {
+		return nil
+	}
+	var drops, malformed C.uint64_t
+	if C.go_et_stats(t.handle, &drops, &malformed) != 0 {
+		return nil
+	}
+	var logs []string
+	if d := uint64(drops); d > t.seenDrops {
+		logs = append(logs, fmt.Sprintf("%d exec events dropped: the ring buffer was full because Read was not called often enough (%d dropped in total)", d-t.seenDrops, d))
+		t.seenDrops = d
+		t.recheckStats = false
+	} else {
+		// The drop may not be counted yet: look once more on the next read.
+		t.recheckStats = gap
+	}
+	if m := uint64(malformed); m > t.seenMalformed {
+		logs = append(logs, fmt.Sprintf("%d malformed event records skipped (a libexectrace bug; %d in total)", m-t.seenMalformed, m))
+		t.seenMalformed = m
+	}
+	return logs
+}
+
+// convert copies the C event into a new Event.
+func (t *tracer) convert(ev *C.struct_exectrace_event) *Event {
+	flags := uint32(ev.flags)
+	n := int(ev.argv_len)
+	if n > len(ev.argv) {
+		n = len(ev.argv)
+	}
+	// One copy of the argv block; the arguments are substrings of it.
+	block := C.GoStringN(&ev.argv[0], C.int(n))
+	args := splitArgv(block, int(ev.argv_count))
+	truncated := flags&C.EXECTRACE_EVENT_TRUNCATED != 0
+	if !t.fullArgv {
+		var cut bool
+		args, cut = compatArgv(args, int(ev.argc))
+		truncated = truncated || cut
+	}
+	e := &Event{
+		Filename:  C.GoString(&ev.filename[0]),
+		Argv:      args,
+		Truncated: truncated,
+		PID:       uint32(ev.pid),
+		UID:       uint32(ev.uid),
+		GID:       uint32(ev.gid),
+		Comm:      C.GoString(&ev.comm[0]),
+		TID:       uint32(ev.tid),
+		PPID:      uint32(ev.ppid),
+		PidNS:     uint32(ev.pid_ns),
+	}
+	if flags&C.EXECTRACE_EVENT_HAS_INTERP != 0 {
+		e.Interpreter = C.GoString(&ev.interpreter[0])
+	}
+	return e
+}

@@ -1,0 +1,3 @@
+module github.com/libexectrace/libexectrace/bindings/go
+
+go 1.21

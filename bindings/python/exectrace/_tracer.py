@@ -1,0 +1,369 @@
+"""Tracer: the Python face of an ``exectrace *`` handle."""
+
+from __future__ import annotations
+
+import ctypes
+import errno as _errno
+import math
+import os
+import threading
+import time
+from typing import Dict, Iterator, Optional, Union
+
+from . import _ffi
+from ._errors import TracerClosed, error_from
+from ._event import Event, Stats, event_from_c
+
+PathLike = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
+
+_U32_MAX = 0xFFFF_FFFF
+_INT_MAX = 0x7FFF_FFFF
+# A blocking read on the main thread waits in slices this long, so that
+# Ctrl-C (KeyboardInterrupt) and other signal handlers run promptly: Python
+# runs them only between bytecodes, never inside a foreign call.
+_MAIN_THREAD_SLICE_MS = 200
+
+
+def _u32(name: str, value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+    if not 0 <= value <= _U32_MAX:
+        raise ValueError(f"{name} must be in 0..{_U32_MAX}, not {value}")
+    return value
+
+
+def get_pid_ns() -> int:
+    """The inode of the calling process's pid namespace.
+
+    Pass it as ``Tracer(pid_ns=...)`` to see only this namespace and its
+    descendants; compare it with :attr:`Event.pid_ns`.
+    """
+    out = ctypes.c_uint32()
+    rc = _ffi.lib().exectrace_pid_ns(ctypes.byref(out))
+    if rc < 0:
+        raise error_from(rc, "exectrace_pid_ns")
+    return out.value
+
+
+def version() -> str:
+    """The version of the loaded libexectrace, e.g. ``"0.1.0"``."""
+    return _ffi.lib().exectrace_version().decode()
+
+
+class Tracer:
+    """Reports every exec on the host (subject to the filters) as an :class:`Event`.
+
+    Creating a tracer loads and attaches a BPF program: it needs root, or
+    CAP_BPF and CAP_PERFMON. Tracing starts at once; events wait in a ring
+    buffer until read.
+
+    Args:
+        pid_ns: only this pid namespace (an inode, see :func:`get_pid_ns`)
+            and its descendants. ``None`` (or 0): all.
+        uid: only execs with this real uid. ``None``: all.
+        cgroup: only this cgroup v2 directory (e.g.
+            ``"/sys/fs/cgroup/system.slice"``) and its descendants.
+        include_failed: also report exec attempts that failed
+            (:attr:`Event.failed`, :attr:`Event.result` = -errno).
+        argv_budget: argv bytes captured per exec (default 32768).
+        ring_size: ring-buffer bytes, a power of two (default 4 MiB).
+        wakeup_latency: longest delay, in seconds, before a waiting reader
+            is woken (default 0.004); 0 wakes it on every event (lowest
+            latency, most CPU).
+        fallback_hooks: use the hooks meant for kernels before 6.10 even
+            on newer ones (testing).
+
+    Raises:
+        PermissionError: (an :class:`ExectraceError`) without the
+            privileges; the message names the missing capabilities.
+        ExectraceError: any other failure, with its errno and message.
+        ValueError, TypeError: a bad argument.
+
+    Use:
+
+    - ``with Tracer() as t: for ev in t: ...`` — iteration blocks for the
+      next event and ends when the tracer is closed (also from another
+      thread).
+    - :meth:`read` with a timeout.
+    - :meth:`fileno` in ``selectors``/``asyncio``: when it polls readable,
+      call ``read(timeout=0)`` until it returns ``None``.
+
+    A tracer may be shared between threads: reads are served one at a
+    time (one event buffer, allocated once per tracer, is reused), and
+    :meth:`close` from any thread wakes a blocked :meth:`read`, which
+    raises :class:`TracerClosed`.
+    """
+
+    def __init__(
+        self,
+        pid_ns: Optional[int] = None,
+        uid: Optional[int] = None,
+        cgroup: Optional[PathLike] = None,
+        include_failed: bool = False,
+        argv_budget: Optional[int] = None,
+        ring_size: Optional[int] = None,
+        wakeup_latency: Optional[float] = None,
+        *,
+        fallback_hooks: bool = False,
+    ) -> None:
+        # Set first, so that __del__ works if anything below raises.
+        self._handle: Optional[ctypes.c_void_p] = None
+        self._closed = True
+        self._cond = threading.Condition(threading.Lock())
+        self._calls = 0  # calls into the library on this handle, in flight
+        self._callers: Dict[int, int] = {}  # thread ident -> calls in flight
+        self._read_lock = threading.Lock()  # guards self._ev
+
+        opts = _ffi.exectrace_opts()
+        opts.size = ctypes.sizeof(opts)
+        flags = 0
+        if include_failed:
+            flags |= _ffi.OPT_INCLUDE_FAILED
+        if fallback_hooks:
+            flags |= _ffi.OPT_FALLBACK_HOOKS
+        if pid_ns is not None:
+            opts.pid_ns = _u32("pid_ns", pid_ns)
+        if uid is not None:
+            opts.uid = _u32("uid", uid)
+            flags |= _ffi.OPT_FILTER_UID
+        if cgroup is not None:
+            path = os.fsencode(cgroup)
+            if b"\0" in path:
+                raise ValueError("cgroup path contains a NUL byte")
+            opts.cgroup_path = path  # the struct keeps the bytes alive
+        if argv_budget is not None:
+            opts.argv_budget = _u32("argv_budget", argv_budget)
+        if ring_size is not None:
+            opts.ring_size = _u32("ring_size", ring_size)
+        if wakeup_latency is not None:
+            if isinstance(wakeup_latency, bool) or not isinstance(wakeup_latency, (int, float)):
+                raise TypeError("wakeup_latency must be a number of seconds")
+            if not wakeup_latency >= 0 or math.isinf(wakeup_latency):
+                raise ValueError(f"wakeup_latency must be >= 0 seconds, not {wakeup_latency}")
+            if wakeup_latency == 0:
+                flags |= _ffi.OPT_WAKE_PER_EVENT
+            else:
+                us = max(1, round(wakeup_latency * 1_000_000))
+                opts.wakeup_latency_us = _u32("wakeup_latency (µs)", us)
+        opts.flags = flags
+
+        lib = _ffi.lib()
+        handle = _ffi.Handle()
+        rc = lib.exectrace_new(ctypes.byref(opts), ctypes.byref(handle))
+        if rc < 0:
+            raise error_from(rc, "cannot start tracing")
+        # The one event buffer of this tracer (~40 KiB).
+        self._ev = _ffi.exectrace_event()
+        self._ev.size = ctypes.sizeof(self._ev)
+        self._handle = handle
+        self._closed = False
+
+    # --- calls into the library -----------------------------------------
+
+    def _enter(self) -> ctypes.c_void_p:
+        """Count a call in flight and return the handle, or raise if closed."""
+        with self._cond:
+            if self._closed or self._handle is None:
+                raise TracerClosed()
+            self._calls += 1
+            me = threading.get_ident()
+            self._callers[me] = self._callers.get(me, 0) + 1
+            return self._handle
+
+    def _exit(self) -> None:
+        """End a call; the last one out after close() frees the handle."""
+        free = None
+        with self._cond:
+            self._calls -= 1
+            me = threading.get_ident()
+            left = self._callers[me] - 1
+            if left:
+                self._callers[me] = left
+            else:
+                del self._callers[me]
+            if self._closed and self._calls == 0 and self._handle is not None:
+                free, self._handle = self._handle, None
+            self._cond.notify_all()
+        if free is not None:
+            # No call is in flight and none can start: closed is set.
+            _ffi.lib().exectrace_close(free)
+
+    # --- reading ----------------------------------------------------------
+
+    def read(self, timeout: Optional[float] = None) -> Optional[Event]:
+        """The next event, waiting at most ``timeout`` seconds.
+
+        ``None`` waits as long as it takes; ``0`` does not wait. Returns
+        ``None`` when the time ran out (or, with ``timeout=0``, when no
+        event is ready).
+
+        Raises:
+            TracerClosed: the tracer was closed, before or during the call
+                (e.g. by :meth:`close` from another thread).
+        """
+        if timeout is not None:
+            if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+                raise TypeError("timeout must be a number of seconds or None")
+            if not timeout >= 0:
+                raise ValueError(f"timeout must be >= 0 seconds, not {timeout}")
+            deadline: Optional[float] = time.monotonic() + timeout
+            if not self._read_lock.acquire(timeout=min(timeout, threading.TIMEOUT_MAX)):
+                if self._closed:
+                    raise TracerClosed()
+                return None
+        else:
+            deadline = None
+            self._read_lock.acquire()
+        try:
+            handle = self._enter()
+            try:
+                rc = self._read_into(handle, timeout, deadline)
+                if rc == 0:
+                    pass
+                elif rc in (-_errno.ETIMEDOUT, -_errno.EAGAIN):
+                    return None
+                elif rc == -_errno.ECANCELED:
+                    raise TracerClosed()
+                else:
+                    raise error_from(rc, "read")
+            finally:
+                self._exit()
+            return event_from_c(self._ev)
+        finally:
+            self._read_lock.release()
+
+    def _read_into(
+        self, handle: ctypes.c_void_p, timeout: Optional[float], deadline: Optional[float]
+    ) -> int:
+        lib = _ffi.lib()
+        ev = ctypes.byref(self._ev)
+        main = threading.current_thread() is threading.main_thread()
+        if timeout == 0:
+            return lib.exectrace_read_timeout(handle, ev, 0)
+        if deadline is None and not main:
+            return lib.exectrace_read(handle, ev)
+        while True:
+            if deadline is None:
+                ms = _MAIN_THREAD_SLICE_MS
+            else:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return -_errno.ETIMEDOUT
+                ms = min(math.ceil(left * 1000), _INT_MAX)
+                if main:
+                    ms = min(ms, _MAIN_THREAD_SLICE_MS)
+            rc = lib.exectrace_read_timeout(handle, ev, ms)
+            if rc != -_errno.ETIMEDOUT:
+                return rc
+            # A slice ran out: let signal handlers run, then wait again.
+
+    def __iter__(self) -> Iterator[Event]:
+        """Events as they come; the loop ends when the tracer is closed."""
+        if self._closed:
+            raise TracerClosed()
+        return self._events()
+
+    def _events(self) -> Iterator[Event]:
+        while True:
+            try:
+                ev = self.read()
+            except TracerClosed:
+                return
+            if ev is not None:
+                yield ev
+
+    # --- other calls ------------------------------------------------------
+
+    def fileno(self) -> int:
+        """A file descriptor that polls readable when events may be ready.
+
+        For ``selectors``, ``select``, or ``asyncio``'s ``loop.add_reader``:
+        after it polls readable, call ``read(timeout=0)`` until it returns
+        ``None``. It also polls readable once the tracer is closed. The fd
+        belongs to the tracer: do not close it, and unregister it before
+        :meth:`close`.
+        """
+        handle = self._enter()
+        try:
+            rc = _ffi.lib().exectrace_fd(handle)
+            if rc < 0:
+                raise error_from(rc, "fileno")
+            return rc
+        finally:
+            self._exit()
+
+    def program_fd(self) -> int:
+        """The fd of the loaded BPF program (for introspection, e.g. bpftool)."""
+        handle = self._enter()
+        try:
+            rc = _ffi.lib().exectrace_prog_fd(handle)
+            if rc < 0:
+                raise error_from(rc, "program_fd")
+            return rc
+        finally:
+            self._exit()
+
+    def stats(self) -> Stats:
+        """The tracer's counters: events read, drops, malformed records."""
+        st = _ffi.exectrace_stats()
+        st.size = ctypes.sizeof(st)
+        handle = self._enter()
+        try:
+            rc = _ffi.lib().exectrace_get_stats(handle, ctypes.byref(st))
+            if rc < 0:
+                raise error_from(rc, "stats")
+        finally:
+            self._exit()
+        return Stats(events=st.events, drops=st.drops, malformed=st.malformed)
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._closed
+
+    def close(self) -> None:
+        """Stop tracing and free the tracer. Idempotent; any thread.
+
+        Reads blocked in other threads wake up and raise
+        :class:`TracerClosed`, as does every later use. Returns once the
+        library's handle is freed (unless called from inside a call on
+        this tracer on the same thread, e.g. a signal handler: then the
+        handle is freed as that call returns).
+        """
+        with self._cond:
+            if self._handle is None:
+                self._closed = True
+                return
+            self._closed = True
+            # Count this call so the handle outlives the shutdown below.
+            self._calls += 1
+            me = threading.get_ident()
+            self._callers[me] = self._callers.get(me, 0) + 1
+            handle = self._handle
+        try:
+            # Wakes every blocked read: they return -ECANCELED and leave.
+            _ffi.lib().exectrace_shutdown(handle)
+        finally:
+            self._exit()
+        with self._cond:
+            me = threading.get_ident()
+            while self._handle is not None and me not in self._callers:
+                self._cond.wait()
+
+    def __enter__(self) -> "Tracer":
+        if self._closed:
+            raise TracerClosed()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            if getattr(self, "_handle", None) is not None:
+                self.close()
+        except Exception:
+            pass
+
+    def __repr__(self) -> str:
+        return f"<exectrace.Tracer {'closed' if self._closed else 'open'}>"
