@@ -390,8 +390,12 @@ int exectrace_shutdown(struct exectrace *t);
  * Shut the tracer down (see `exectrace_shutdown`), wait until no other
  * thread is inside a call on `t`, and free it. NULL is a no-op.
  *
- * Calls on `t` that started before this one return (reads with
- * -ECANCELED); no call may start after it returns.
+ * Threads already inside a call on `t` (typically blocked in a read) are
+ * woken and return (reads with -ECANCELED) before `t` is freed. The
+ * caller must make sure no call on `t` starts concurrently with or after
+ * this one: a call still on its way in may find `t` freed. Bindings that
+ * cannot promise that call `exectrace_shutdown` first, then close once
+ * their own readers are out.
  */
 void exectrace_close(struct exectrace *t);
 

@@ -271,7 +271,7 @@ mod tests {
     #[test]
     fn decodes_filename_interp_and_args() {
         let hdr = RawRecord {
-            filename_len: 4,
+            filename_len: 5,
             interp_len: 7,
             argv_len: 9,
             flags: RecFlag::EXECTRACE_REC_HAS_INTERP.0,
@@ -279,8 +279,8 @@ mod tests {
         };
         let bytes = record(hdr, b"/x.sh/bin/sha\0\0b c\0\xff\0");
         let ev = EventRef::decode(&bytes).unwrap().to_event();
-        assert_eq!(ev.filename, "/x.s");
-        assert_eq!(ev.interpreter.as_deref(), Some(OsStr::new("h/bin/s")));
+        assert_eq!(ev.filename, "/x.sh");
+        assert_eq!(ev.interpreter.as_deref(), Some(OsStr::new("/bin/sh")));
         let args: Vec<&[u8]> = ev.argv.iter().map(|a| a.as_bytes()).collect();
         assert_eq!(args, vec![&b"a"[..], b"", b"b c", b"\xff"]);
     }
@@ -296,6 +296,81 @@ mod tests {
         let ev = EventRef::decode(&bytes).unwrap();
         assert!(ev.truncated());
         assert_eq!(ev.args().collect::<Vec<_>>(), vec![&b"ab"[..], b"cd"]);
+    }
+
+    /// xorshift64*: enough randomness for input shapes, no dependency.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n.max(1)
+        }
+    }
+
+    fn within(outer: &[u8], inner: &[u8]) -> bool {
+        let (o, i) = (outer.as_ptr() as usize, inner.as_ptr() as usize);
+        inner.is_empty() || (i >= o && i + inner.len() <= o + outer.len())
+    }
+
+    /// Truncated, oversized and random records: never a panic, and every
+    /// slice returned lies within the input. Fixed seed, so repeatable;
+    /// EXECTRACE_FUZZ_ITERS runs it longer.
+    #[test]
+    fn decoder_survives_random_records() {
+        let iters: u64 = std::env::var("EXECTRACE_FUZZ_ITERS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(200_000);
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let mut buf = vec![0u8; 70_000];
+        let mut ok = 0u64;
+        for _ in 0..iters {
+            let len = match rng.below(4) {
+                0 => rng.below(HEADER_LEN as u64 + 1) as usize,
+                1 => HEADER_LEN + rng.below(64) as usize,
+                2 => HEADER_LEN + rng.below(buf.len() as u64 - HEADER_LEN as u64) as usize,
+                _ => rng.below(buf.len() as u64) as usize,
+            };
+            for b in buf[..len].iter_mut() {
+                *b = rng.next() as u8;
+            }
+            if len >= HEADER_LEN && rng.below(2) == 0 {
+                // Lengths that (nearly) add up, so decoding gets far.
+                let body = (len - HEADER_LEN) as u64;
+                let f = rng.below(body.min(u16::MAX as u64) + 1);
+                let i = rng.below((body - f).min(u16::MAX as u64) + 1);
+                // SAFETY: the buffer holds a whole header.
+                let mut hdr: RawRecord = unsafe { std::ptr::read_unaligned(buf.as_ptr().cast()) };
+                hdr.filename_len = f as u16;
+                hdr.interp_len = i as u16;
+                hdr.argv_len = (body - f - i + rng.below(3)).saturating_sub(1) as u32;
+                if rng.below(2) == 0 {
+                    hdr.flags |= RecFlag::EXECTRACE_REC_HAS_INTERP.0;
+                }
+                // SAFETY: as above.
+                unsafe { std::ptr::write_unaligned(buf.as_mut_ptr().cast(), hdr) };
+            }
+            let input = &buf[..len];
+            if let Ok(ev) = EventRef::decode(input) {
+                ok += 1;
+                assert!(within(input, ev.filename()));
+                assert!(within(input, ev.argv_block()));
+                assert!(ev.interpreter().is_none_or(|i| within(input, i)));
+                assert!(ev.args().all(|a| within(input, a)));
+                assert!(ev.comm().len() <= 16);
+                assert_eq!(ev.to_event().filename.len(), ev.filename().len());
+            }
+        }
+        assert!(
+            ok > iters / 20,
+            "the generator reaches the success path ({ok}/{iters})"
+        );
     }
 
     #[test]

@@ -512,7 +512,9 @@ pub unsafe extern "C" fn exectrace_fd(t: *const exectrace) -> c_int {
             return invalid("tracer is NULL");
         }
         // SAFETY: live handle per the contract.
-        unsafe { &*t }.tracer.as_fd().as_raw_fd()
+        let h = unsafe { &*t };
+        let _in = Inflight::enter(h);
+        h.tracer.as_fd().as_raw_fd()
     })
 }
 
@@ -529,7 +531,9 @@ pub unsafe extern "C" fn exectrace_prog_fd(t: *const exectrace) -> c_int {
             return invalid("tracer is NULL");
         }
         // SAFETY: live handle per the contract.
-        unsafe { &*t }.tracer.program_fd().as_raw_fd()
+        let h = unsafe { &*t };
+        let _in = Inflight::enter(h);
+        h.tracer.program_fd().as_raw_fd()
     })
 }
 
@@ -554,7 +558,9 @@ pub unsafe extern "C" fn exectrace_get_stats(
             return invalid(&format!("stats.size is {size}"));
         }
         // SAFETY: live handle per the contract.
-        let s = unsafe { &*t }.tracer.stats();
+        let h = unsafe { &*t };
+        let _in = Inflight::enter(h);
+        let s = h.tracer.stats();
         let full = exectrace_stats {
             size: std::mem::size_of::<exectrace_stats>().min(size) as u32,
             reserved: 0,
@@ -598,8 +604,12 @@ pub unsafe extern "C" fn exectrace_shutdown(t: *mut exectrace) -> c_int {
 /// Shut the tracer down (see `exectrace_shutdown`), wait until no other
 /// thread is inside a call on `t`, and free it. NULL is a no-op.
 ///
-/// Calls on `t` that started before this one return (reads with
-/// -ECANCELED); no call may start after it returns.
+/// Threads already inside a call on `t` (typically blocked in a read) are
+/// woken and return (reads with -ECANCELED) before `t` is freed. The
+/// caller must make sure no call on `t` starts concurrently with or after
+/// this one: a call still on its way in may find `t` freed. Bindings that
+/// cannot promise that call `exectrace_shutdown` first, then close once
+/// their own readers are out.
 #[no_mangle]
 pub unsafe extern "C" fn exectrace_close(t: *mut exectrace) {
     guard(|| {

@@ -67,8 +67,14 @@ impl Default for TracerOpts {
     }
 }
 
-/// Bytes of a record besides argv: header, filename and interpreter at their caps.
-pub(crate) const RECORD_FIXED_MAX: u32 = 88 + 2 * 4352 + 8;
+/// Bytes of a ring record besides argv: its 8-byte ring header, the record
+/// header, filename and interpreter at their caps.
+pub(crate) const RECORD_FIXED_MAX: u32 = {
+    use crate::skel::types::{exectrace_limits as L, exectrace_record};
+    8 + std::mem::size_of::<exectrace_record>() as u32
+        + L::EXECTRACE_FILENAME_CAP.0
+        + L::EXECTRACE_INTERP_CAP.0
+};
 
 impl TracerOpts {
     pub(crate) fn validate(&self) -> Result<()> {

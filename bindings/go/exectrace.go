@@ -355,24 +355,34 @@ func (t *tracer) checkLoss(seq uint64) []string {
 	if !gap && !t.recheckStats {
 		return nil
 	}
-	var drops, malformed C.uint64_t
-	if C.go_et_stats(t.handle, &drops, &malformed) != 0 {
+	drops, malformed, err := t.stats()
+	if err != nil {
 		return nil
 	}
 	var logs []string
-	if d := uint64(drops); d > t.seenDrops {
-		logs = append(logs, fmt.Sprintf("%d exec events dropped: the ring buffer was full because Read was not called often enough (%d dropped in total)", d-t.seenDrops, d))
+	if d := drops; d > t.seenDrops {
+		logs = append(logs, fmt.Sprintf("dropped %d exec events (%d in total): the ring buffer was full, Read is not called often enough", d-t.seenDrops, d))
 		t.seenDrops = d
 		t.recheckStats = false
 	} else {
 		// The drop may not be counted yet: look once more on the next read.
 		t.recheckStats = gap
 	}
-	if m := uint64(malformed); m > t.seenMalformed {
-		logs = append(logs, fmt.Sprintf("%d malformed event records skipped (a libexectrace bug; %d in total)", m-t.seenMalformed, m))
+	if m := malformed; m > t.seenMalformed {
+		logs = append(logs, fmt.Sprintf("skipped %d malformed event records (%d in total; a libexectrace bug, please report)", m-t.seenMalformed, m))
 		t.seenMalformed = m
 	}
 	return logs
+}
+
+// stats returns the library's counters of events dropped in the kernel and
+// of malformed records. The caller holds mu for reading and handle is set.
+func (t *tracer) stats() (drops, malformed uint64, err error) {
+	var d, m C.uint64_t
+	if rc := C.go_et_stats(t.handle, &d, &m); rc != 0 {
+		return 0, 0, fmt.Errorf("exectrace: stats: %w", syscall.Errno(-rc))
+	}
+	return uint64(d), uint64(m), nil
 }
 
 // convert copies the C event into a new Event.

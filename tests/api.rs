@@ -1,0 +1,258 @@
+//! The Rust API: reads, timeouts, close from another thread, stats and loss
+//! accounting, polling, several tracers at once, typed errors.
+mod common;
+
+use std::os::fd::{AsFd, AsRawFd};
+use std::process::Command;
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use common::*;
+use exectrace::{Error, Tracer, TracerOpts};
+
+fn assert_send_sync<T: Send + Sync>() {}
+
+#[test]
+fn tracer_is_send_and_sync() {
+    assert_send_sync::<Tracer>();
+}
+
+/// A tracer that matches nothing on this host (a uid nobody uses).
+fn quiet_tracer() -> Option<Tracer> {
+    tracer(&TracerOpts {
+        uid: Some(0x7ead_beef),
+        ..Default::default()
+    })
+}
+
+#[test]
+fn timeouts_and_try_read() {
+    let Some(t) = quiet_tracer() else { return };
+    let start = Instant::now();
+    assert!(t
+        .read_timeout(Duration::from_millis(200))
+        .unwrap()
+        .is_none());
+    let took = start.elapsed();
+    assert!(took >= Duration::from_millis(190), "{took:?}");
+    assert!(t.try_read().unwrap().is_none());
+}
+
+#[test]
+fn close_from_another_thread_wakes_a_blocked_read() {
+    let Some(t) = quiet_tracer() else { return };
+    let t = Arc::new(t);
+    let reader = {
+        let t = Arc::clone(&t);
+        std::thread::spawn(move || t.read())
+    };
+    std::thread::sleep(Duration::from_millis(200));
+    t.close();
+    let res = reader.join().unwrap();
+    assert!(matches!(res, Err(Error::Closed)), "{res:?}");
+    // Idempotent, and every later call says closed.
+    t.close();
+    assert!(t.is_closed());
+    assert!(matches!(t.read(), Err(Error::Closed)));
+    assert!(matches!(t.try_read(), Err(Error::Closed)));
+    assert!(matches!(
+        t.read_timeout(Duration::from_millis(10)),
+        Err(Error::Closed)
+    ));
+    let _ = t.stats();
+}
+
+#[test]
+fn close_racing_blocked_reads_1000_times() {
+    // A tracer closed while its reader is anywhere between entering read()
+    // and sleeping in it.
+    for _ in 0..1000 {
+        let Some(t) = quiet_tracer() else { return };
+        let t = Arc::new(t);
+        let go = Arc::new(Barrier::new(2));
+        let reader = {
+            let (t, go) = (Arc::clone(&t), Arc::clone(&go));
+            std::thread::spawn(move || {
+                go.wait();
+                t.read()
+            })
+        };
+        go.wait();
+        t.close();
+        assert!(matches!(reader.join().unwrap(), Err(Error::Closed)));
+    }
+}
+
+#[test]
+fn several_threads_reading_get_each_event_once() {
+    let Some(t) = default_tracer() else { return };
+    let t = Arc::new(t);
+    let m = marker("multi");
+    let readers: Vec<_> = (0..4)
+        .map(|_| {
+            let (t, m) = (Arc::clone(&t), m.clone());
+            std::thread::spawn(move || {
+                let mut seen = Vec::new();
+                while let Ok(ev) = t.read() {
+                    if has_arg(&ev, &m) {
+                        seen.push(ev.seq);
+                    }
+                }
+                seen
+            })
+        })
+        .collect();
+    for _ in 0..50 {
+        run(Command::new("/bin/true").arg(&m));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    t.close();
+    let mut all: Vec<u64> = readers
+        .into_iter()
+        .flat_map(|r| r.join().unwrap())
+        .collect();
+    let n = all.len();
+    all.sort_unstable();
+    all.dedup();
+    assert_eq!(all.len(), n, "no event delivered twice");
+    assert_eq!(n, 50, "every event delivered once");
+}
+
+#[test]
+fn pollable_fd_becomes_readable() {
+    let Some(t) = default_tracer() else { return };
+    let m = marker("poll");
+    let fd = t.as_fd().as_raw_fd();
+    run(Command::new("/bin/true").arg(&m));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut p = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        let n = unsafe { libc::poll(&mut p, 1, 1000) };
+        assert!(n >= 0);
+        if n == 1 {
+            while let Some(ev) = t.try_read().unwrap() {
+                if is_marked(&ev, &m) {
+                    return;
+                }
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the marked event never came through poll"
+        );
+    }
+}
+
+#[test]
+fn coalesced_and_per_event_wakeups_both_deliver_promptly() {
+    for latency in [
+        Duration::ZERO,
+        Duration::from_millis(4),
+        Duration::from_millis(50),
+    ] {
+        let opts = TracerOpts {
+            wakeup_latency: latency,
+            ..Default::default()
+        };
+        let Some(t) = tracer(&opts) else { return };
+        let m = marker("latency");
+        // Three back-to-back execs: only the first may wake the reader.
+        for _ in 0..3 {
+            run(Command::new("/bin/true").arg(&m));
+        }
+        let got = collect(&t, latency + Duration::from_millis(500), |e| has_arg(e, &m));
+        assert_eq!(got.len(), 3, "latency bound {latency:?}");
+        assert_eq!(t.stats().drops, 0);
+    }
+}
+
+#[test]
+fn drops_are_counted_exactly() {
+    // A ring of a few dozen records that nobody reads while 200 execs of a
+    // dedicated uid happen: received + dropped == spawned, and the
+    // sequence numbers have exactly `drops` gaps.
+    let opts = TracerOpts {
+        uid: Some(4322),
+        ring_size: 16 * 1024,
+        argv_budget: 1024,
+        ..Default::default()
+    };
+    let Some(t) = tracer(&opts) else { return };
+    let m = marker("drops");
+    for _ in 0..200 {
+        run(command_as("/bin/true", None, Some((4322, 4322))).arg(&m));
+    }
+    let got = collect(&t, Duration::from_secs(1), |e| has_arg(e, &m));
+    let s = t.stats();
+    assert!(s.drops > 0, "the tiny ring must overflow: {s:?}");
+    assert_eq!(got.len() as u64 + s.drops, 200, "{s:?}");
+    assert_eq!(s.events, got.len() as u64);
+    let max_seq = got.iter().map(|e| e.seq).max().unwrap();
+    assert!(max_seq < 200);
+}
+
+#[test]
+fn sixteen_tracers_each_see_every_matching_exec() {
+    let mut ts = Vec::new();
+    for i in 0..16 {
+        let opts = if i % 2 == 0 {
+            TracerOpts::default()
+        } else {
+            TracerOpts {
+                uid: Some(0),
+                ..Default::default()
+            }
+        };
+        match tracer(&opts) {
+            Some(t) => ts.push(t),
+            None => return,
+        }
+    }
+    let m = marker("sixteen");
+    run(Command::new("/bin/true").arg(&m));
+    for (i, t) in ts.iter().enumerate() {
+        let ev = find_marker(t, &m).unwrap_or_else(|| panic!("tracer {i} missed the exec"));
+        assert_eq!(ev.argv.len(), 2);
+    }
+}
+
+#[test]
+fn bad_options_are_rejected_with_a_clear_error() {
+    let cases = [
+        TracerOpts {
+            ring_size: 12345,
+            ..Default::default()
+        },
+        TracerOpts {
+            ring_size: 8192,
+            ..Default::default()
+        },
+        TracerOpts {
+            argv_budget: 0,
+            ..Default::default()
+        },
+        TracerOpts {
+            argv_budget: 64 << 20,
+            ..Default::default()
+        },
+        TracerOpts {
+            wakeup_latency: Duration::from_secs(60),
+            ..Default::default()
+        },
+        TracerOpts {
+            pid_ns: Some(0),
+            ..Default::default()
+        },
+    ];
+    for opts in cases {
+        match Tracer::new(&opts) {
+            Err(Error::InvalidArgument(msg)) => assert!(!msg.is_empty()),
+            other => panic!("{opts:?}: {other:?}"),
+        }
+    }
+}
