@@ -14,7 +14,7 @@ REL := target/release
 # pkg-config for the source tree (make pc): PKG_CONFIG_PATH=$(CURDIR)/$(REL)/pkgconfig
 PC_UNINSTALLED := $(REL)/pkgconfig/exectrace-uninstalled.pc
 
-.PHONY: all deps build pc run test test-rust test-c test-go test-python header install uninstall bench soak clean
+.PHONY: all deps build pc run test test-rust header install uninstall bench clean
 
 all: build
 
@@ -55,7 +55,12 @@ install: build
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
 	    -e 's|@VERSION@|$(VERSION)|' -e 's|@LIBS_PRIVATE@|$(LIBS_PRIVATE)|' \
 	    pkgconfig/exectrace.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/exectrace.pc
-	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && command -v ldconfig >/dev/null; then ldconfig; fi
+	@case "$(DESTDIR):$(LIBDIR)" in :/usr/lib|:/usr/local/lib|:/usr/lib64|:/usr/local/lib64) \
+	    [ "$$(id -u)" = 0 ] && command -v ldconfig >/dev/null && ldconfig || true ;; esac
+
+# The benchmark program (bench/): `make bench ARGS=--quick`, `ARGS="--soak 600"`.
+bench: build
+	bench/run.sh $(ARGS)
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libexectrace.so* $(DESTDIR)$(LIBDIR)/libexectrace.a \

@@ -27,6 +27,13 @@ const volatile __u32 filter_uid;
 const volatile bool filter_uid_on;
 const volatile bool filter_cgroup_on;
 const volatile __u32 slots_per_cpu = 2;
+/*
+ * Kernels before 5.12 have no BPF compare-and-swap or fetch-and-add; there
+ * programs run with preemption disabled, so one slot per CPU is safe, and
+ * sequence numbers are read then bumped (they may repeat under contention;
+ * the count of numbers taken stays exact).
+ */
+const volatile bool no_atomics;
 
 /* Shared with user space through the skeleton's types, never declared twice. */
 struct exectrace_record record_layout;
@@ -148,6 +155,8 @@ static __always_inline struct scratch_slot *claim_slot(void)
 {
 	__u32 base = bpf_get_smp_processor_id() * slots_per_cpu;
 
+	if (no_atomics)
+		return bpf_map_lookup_elem(&scratch, &base);
 	for (__u32 i = 0; i < 4; i++) {
 		if (i >= slots_per_cpu)
 			break;
@@ -162,7 +171,21 @@ static __always_inline struct scratch_slot *claim_slot(void)
 
 static __always_inline void release_slot(struct scratch_slot *s)
 {
-	*(volatile __u32 *)&s->busy = 0;
+	if (!no_atomics)
+		*(volatile __u32 *)&s->busy = 0;
+}
+
+/* Take a sequence number. The add without a used result is a plain XADD. */
+static __always_inline __u64 take_seq(void)
+{
+	__u64 seq;
+
+	if (no_atomics) {
+		seq = next_seq;
+		__sync_fetch_and_add(&next_seq, 1);
+		return seq;
+	}
+	return __sync_fetch_and_add(&next_seq, 1);
 }
 
 /* The common fields: ids, credentials, namespace, time. */
@@ -216,7 +239,7 @@ static __always_inline void submit(struct scratch_slot *s, __u32 data_len)
 
 	if (size > sizeof(*r) + EXECTRACE_FILENAME_CAP + EXECTRACE_INTERP_CAP + EXECTRACE_ARGV_CAP_MAX)
 		return;
-	r->seq = __sync_fetch_and_add(&next_seq, 1);
+	r->seq = take_seq();
 	if (bpf_ringbuf_output(&events, r, size, wake_flags()))
 		count_drop();
 }
@@ -338,7 +361,7 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	nr = BPF_CORE_READ(regs, orig_ax);
 	if (nr != NR_execve && nr != NR_execveat)
 		return 0;
-	task = bpf_get_current_task_btf();
+	task = (struct task_struct *)bpf_get_current_task();
 	/* A 32-bit caller's syscall numbers mean other calls. */
 	if (BPF_CORE_READ(task, thread_info.status) & TS_COMPAT)
 		return 0;

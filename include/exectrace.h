@@ -247,7 +247,8 @@ typedef struct exectrace_event {
    */
   uint32_t argv_count;
   /**
-   * Bytes used in `argv`, NULs included.
+   * Bytes used in `argv`, NULs included (one more than the argv budget
+   * when a cut last string gets its closing NUL).
    */
   uint32_t argv_len;
   /**

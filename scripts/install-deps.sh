@@ -27,4 +27,6 @@ fi
 for tool in cargo go python3; do
 	command -v "$tool" >/dev/null || { echo "install-deps: $tool is required but not installed" >&2; exit 1; }
 done
+# pytest for the Python tests; wheel so that `pip install --no-build-isolation` works offline.
 python3 -c 'import pytest' 2>/dev/null || python3 -m pip install -q pytest
+python3 -c 'import wheel' 2>/dev/null || python3 -m pip install -q wheel

@@ -29,7 +29,7 @@ pub enum Error {
     /// A system call failed.
     Io {
         /// What was being done.
-        context: &'static str,
+        context: String,
         /// The OS error.
         source: io::Error,
     },
@@ -48,8 +48,11 @@ impl Error {
         }
     }
 
-    pub(crate) fn io(context: &'static str, source: io::Error) -> Self {
-        Error::Io { context, source }
+    pub(crate) fn io(context: impl Into<String>, source: io::Error) -> Self {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
     }
 
     pub(crate) fn last_os(context: &'static str) -> Self {

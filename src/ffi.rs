@@ -134,7 +134,8 @@ pub struct exectrace_event {
     pub argv_size: u32,
     /// Strings in `argv`.
     pub argv_count: u32,
-    /// Bytes used in `argv`, NULs included.
+    /// Bytes used in `argv`, NULs included (one more than the argv budget
+    /// when a cut last string gets its closing NUL).
     pub argv_len: u32,
     /// Reserved, written as 0.
     pub reserved: u32,
@@ -147,6 +148,11 @@ pub struct exectrace_event {
     /// `argv_count` NUL-terminated strings back to back (see `exectrace_argv_next`).
     pub argv: [c_char; EXECTRACE_ARGV_MAX],
 }
+
+/// `sizeof(struct exectrace_event)` in the first release. Fields appended
+/// later are written only when the caller's `size` covers them; callers
+/// built against this size keep working.
+const EVENT_SIZE_V0: usize = std::mem::size_of::<exectrace_event>();
 
 /// Counters of a tracer; set `size` first.
 #[repr(C)]
@@ -249,10 +255,12 @@ fn opts_from_c(o: &exectrace_opts) -> Result<TracerOpts, c_int> {
     if o.reserved != 0 {
         return Err(invalid("opts.reserved must be 0"));
     }
-    let mut t = TracerOpts::default();
-    t.include_failed = o.flags & EXECTRACE_OPT_INCLUDE_FAILED != 0;
-    t.uid = (o.flags & EXECTRACE_OPT_FILTER_UID != 0).then_some(o.uid);
-    t.pid_ns = (o.pid_ns != 0).then_some(o.pid_ns);
+    let mut t = TracerOpts {
+        include_failed: o.flags & EXECTRACE_OPT_INCLUDE_FAILED != 0,
+        uid: (o.flags & EXECTRACE_OPT_FILTER_UID != 0).then_some(o.uid),
+        pid_ns: (o.pid_ns != 0).then_some(o.pid_ns),
+        ..Default::default()
+    };
     if o.flags & EXECTRACE_OPT_FALLBACK_HOOKS != 0 {
         t.hooks = Hooks::Fallback;
     }
@@ -436,10 +444,9 @@ fn read_common(t: *mut exectrace, ev: *mut exectrace_event, timeout: Option<Dura
     }
     // SAFETY: the size field of a non-NULL event is readable.
     let size = unsafe { ptr::read_unaligned(ev as *const u32) } as usize;
-    if size < std::mem::size_of::<exectrace_event>() {
+    if size < EVENT_SIZE_V0 {
         return invalid(&format!(
-            "event.size is {size}, smaller than sizeof(struct exectrace_event) = {}",
-            std::mem::size_of::<exectrace_event>()
+            "event.size is {size}, smaller than the oldest struct exectrace_event ({EVENT_SIZE_V0} bytes)"
         ));
     }
     // SAFETY: t is a live handle per the contract (close has not returned).
@@ -735,6 +742,7 @@ mod tests {
         let p = big.as_ptr() as *const exectrace_opts;
         assert_eq!(unsafe { read_sized(p, "opts") }.err(), Some(-libc::E2BIG));
         big[60] = 0;
+        let p = big.as_ptr() as *const exectrace_opts;
         assert!(unsafe { read_sized(p, "opts") }.is_ok());
     }
 }

@@ -15,14 +15,18 @@ pub const DEFAULT_WAKEUP_LATENCY: Duration = Duration::from_millis(4);
 /// Largest wake-up latency bound.
 pub const MAX_WAKEUP_LATENCY: Duration = Duration::from_secs(1);
 
-/// Which kernel hooks remember the caller's name before exec.
+/// Which kernel code paths the program uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Hooks {
-    /// The best the running kernel has (`sched_prepare_exec` on 6.10+).
+    /// The best the running kernel has: `sched_prepare_exec` (6.10+) to
+    /// remember the caller's name, BPF atomics (5.12+) for scratch slots and
+    /// sequence numbers.
     #[default]
     Auto,
-    /// The fallbacks for older kernels (`fentry/begin_new_exec`), even where
-    /// better hooks exist: for testing them on a new kernel.
+    /// The paths for older kernels even where better ones exist, for
+    /// testing them on a new kernel: `fentry/begin_new_exec`, and no BPF
+    /// atomics (one scratch slot per CPU; sequence numbers may repeat under
+    /// contention).
     Fallback,
 }
 

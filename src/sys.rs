@@ -73,6 +73,10 @@ pub(crate) fn preflight() -> Result<()> {
     Ok(())
 }
 
+pub(crate) fn kernel_at_least(major: u32, minor: u32) -> bool {
+    kernel_version() >= (major, minor)
+}
+
 fn kernel_version() -> (u32, u32) {
     // SAFETY: uname fills the zeroed struct.
     let mut u: libc::utsname = unsafe { std::mem::zeroed() };

@@ -40,7 +40,7 @@ pub struct Stats {
 }
 
 /// Scratch slots per CPU in the BPF program: one, plus one for a program
-/// preempted on the same CPU.
+/// preempted on the same CPU (with BPF atomics; one without).
 const SLOTS_PER_CPU: u32 = 2;
 
 /// Traces execs. `Send + Sync`: share it (e.g. in an `Arc`) to `close()` it
@@ -385,7 +385,10 @@ fn load(opts: &TracerOpts, cgroup: Option<&OwnedFd>) -> Result<LoadOutput> {
     let default_argv_cap = rodata.argv_cap;
     rodata.argv_cap = opts.argv_budget;
     rodata.wakeup_ns = opts.wakeup_latency.as_nanos() as u64;
-    rodata.slots_per_cpu = SLOTS_PER_CPU;
+    let atomics = opts.hooks == Hooks::Auto && sys::kernel_at_least(5, 12);
+    let slots = if atomics { SLOTS_PER_CPU } else { 1 };
+    rodata.no_atomics = !atomics;
+    rodata.slots_per_cpu = slots;
     rodata.filter_pid_ns = opts.pid_ns.unwrap_or(0);
     rodata.filter_uid = opts.uid.unwrap_or(0);
     rodata.filter_uid_on = opts.uid.is_some();

@@ -59,6 +59,8 @@ fn pid_namespace_filter_covers_descendants_only() {
         pid_ns: Some(child_ns),
         ..Default::default()
     }) else {
+        drop(ns_proc.stdin.take());
+        ns_proc.wait().unwrap();
         return;
     };
 
@@ -100,6 +102,8 @@ fn a_different_namespace_sees_nothing_of_ours() {
         pid_ns: Some(other),
         ..Default::default()
     }) else {
+        drop(ns_proc.stdin.take());
+        ns_proc.wait().unwrap();
         return;
     };
     let m = marker("other-ns");

@@ -175,3 +175,24 @@ pub fn tempdir(tag: &str) -> PathBuf {
     std::fs::create_dir_all(&d).unwrap();
     d
 }
+
+/// Run the `exectrace` command with `args` (which should include `--uid
+/// UID --count 1`) and exec `/bin/true ARGS...` as that uid every 100 ms
+/// until the command exits: no guess at how long it takes to start.
+pub fn cli_sees(cli: &mut Command, uid: u32, exec_args: &[&str]) -> std::process::Output {
+    let mut child = cli
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn the command");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "the command never printed the exec"
+        );
+        run(command_as("/bin/true", None, Some((uid, uid))).args(exec_args));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child.wait_with_output().unwrap()
+}
