@@ -47,7 +47,7 @@ def get_pid_ns() -> int:
 
 def version() -> str:
     """The version of the loaded libexectrace, e.g. ``"0.1.0"``."""
-    return _ffi.lib().exectrace_version().decode()
+    return str(_ffi.lib().exectrace_version().decode())
 
 
 class Tracer:
@@ -91,7 +91,8 @@ class Tracer:
     A tracer may be shared between threads: reads are served one at a
     time (one event buffer, allocated once per tracer, is reused), and
     :meth:`close` from any thread wakes a blocked :meth:`read`, which
-    raises :class:`TracerClosed`.
+    raises :class:`TracerClosed`. Do not use a tracer in a child after
+    ``os.fork()``: create a new one there.
     """
 
     def __init__(
@@ -239,9 +240,9 @@ class Tracer:
         ev = ctypes.byref(self._ev)
         main = threading.current_thread() is threading.main_thread()
         if timeout == 0:
-            return lib.exectrace_read_timeout(handle, ev, 0)
+            return int(lib.exectrace_read_timeout(handle, ev, 0))
         if deadline is None and not main:
-            return lib.exectrace_read(handle, ev)
+            return int(lib.exectrace_read(handle, ev))
         while True:
             if deadline is None:
                 ms = _MAIN_THREAD_SLICE_MS
@@ -252,7 +253,7 @@ class Tracer:
                 ms = min(math.ceil(left * 1000), _INT_MAX)
                 if main:
                     ms = min(ms, _MAIN_THREAD_SLICE_MS)
-            rc = lib.exectrace_read_timeout(handle, ev, ms)
+            rc = int(lib.exectrace_read_timeout(handle, ev, ms))
             if rc != -_errno.ETIMEDOUT:
                 return rc
             # A slice ran out: let signal handlers run, then wait again.
@@ -285,7 +286,7 @@ class Tracer:
         """
         handle = self._enter()
         try:
-            rc = _ffi.lib().exectrace_fd(handle)
+            rc = int(_ffi.lib().exectrace_fd(handle))
             if rc < 0:
                 raise error_from(rc, "fileno")
             return rc
@@ -296,7 +297,7 @@ class Tracer:
         """The fd of the loaded BPF program (for introspection, e.g. bpftool)."""
         handle = self._enter()
         try:
-            rc = _ffi.lib().exectrace_prog_fd(handle)
+            rc = int(_ffi.lib().exectrace_prog_fd(handle))
             if rc < 0:
                 raise error_from(rc, "program_fd")
             return rc
