@@ -7,7 +7,8 @@
  * (arg_start..arg_end), so what is reported is what runs, not what a racing
  * thread left in the caller's memory. The caller's name (comm) is gone by
  * then; it is remembered per thread just before the point of no return
- * (tp_btf/sched_prepare_exec, 6.10+; fentry/begin_new_exec before that).
+ * (tp_btf/sched_prepare_exec, 6.10+), or as exec renames the task
+ * (tp_btf/task_rename, before 6.10).
  * Failed execs (opt-in) come from tp_btf/sys_exit. All hooks are BTF
  * tracepoints or trampolines: no tracefs or debugfs needed.
  */
@@ -260,9 +261,14 @@ int BPF_PROG(prepare_exec, struct task_struct *task, struct linux_binprm *bprm)
 	return 0;
 }
 
-/* Before 6.10: begin_new_exec() is where the old name is last intact. */
-SEC("fentry/begin_new_exec")
-int BPF_PROG(begin_new_exec_fallback, struct linux_binprm *bprm)
+/*
+ * Before 6.10: exec renames the task in __set_task_comm(), which fires
+ * task_rename while the old name is still in place. prctl(PR_SET_NAME)
+ * renames fire it too; the entry the exec finds is from its own rename.
+ * (A BTF tracepoint: no fentry trampolines or kprobes needed.)
+ */
+SEC("tp_btf/task_rename")
+int BPF_PROG(task_rename_fallback, struct task_struct *task, const char *comm)
 {
 	remember_comm();
 	return 0;

@@ -24,7 +24,7 @@ pub enum Hooks {
     #[default]
     Auto,
     /// The paths for older kernels even where better ones exist, for
-    /// testing them on a new kernel: `fentry/begin_new_exec`, and no BPF
+    /// testing them on a new kernel: `task_rename` for the name, and no BPF
     /// atomics (one scratch slot per CPU; sequence numbers may repeat under
     /// contention).
     Fallback,

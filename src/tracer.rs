@@ -171,7 +171,7 @@ impl Tracer {
         take_libbpf_log();
 
         let cgroup = opts.cgroup.as_deref().map(sys::open_cgroup2).transpose()?;
-        let (loaded, drops_map, prog_fd, ring_fd) = load_retrying(opts, cgroup.as_ref())?;
+        let (loaded, drops_map, prog_fd, ring_fd) = load(opts, cgroup.as_ref())?;
 
         let epoll = sys::epoll_create()?;
         let close_fd = sys::eventfd()?;
@@ -366,23 +366,6 @@ impl std::fmt::Debug for Tracer {
 
 type LoadOutput = (Loaded, MapHandle, OwnedFd, i32);
 
-/// `load`, tried up to three times when the kernel refuses the program with
-/// EPERM although the preflight found the needed capabilities: seen, rarely
-/// and not reproducibly, for the fentry fallback while other BPF programs
-/// were being loaded and unloaded. A real lack of privilege fails every try.
-fn load_retrying(opts: &TracerOpts, cgroup: Option<&OwnedFd>) -> Result<LoadOutput> {
-    let mut tries = 0;
-    loop {
-        match load(opts, cgroup) {
-            Err(Error::PermissionDenied(_)) if tries < 2 => {
-                tries += 1;
-                std::thread::sleep(Duration::from_millis(20 * tries));
-            }
-            other => return other,
-        }
-    }
-}
-
 fn load(opts: &TracerOpts, cgroup: Option<&OwnedFd>) -> Result<LoadOutput> {
     let storage = ObjectStorage(Box::into_raw(Box::new(MaybeUninit::uninit())));
     // SAFETY: the slot lives until `storage` drops, which Loaded orders after
@@ -429,7 +412,7 @@ fn load(opts: &TracerOpts, cgroup: Option<&OwnedFd>) -> Result<LoadOutput> {
 
     let prepare = opts.hooks == Hooks::Auto && has_prepare_exec_tracepoint();
     open.progs.prepare_exec.set_autoload(prepare);
-    open.progs.begin_new_exec_fallback.set_autoload(!prepare);
+    open.progs.task_rename_fallback.set_autoload(!prepare);
     if opts.include_failed && !cfg!(target_arch = "x86_64") {
         return Err(Error::KernelTooOld(
             "failed-exec reporting is implemented for x86_64 only".into(),

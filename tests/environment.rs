@@ -68,7 +68,7 @@ fn our_prog_ids() -> HashSet<u32> {
             [
                 "process_exec",
                 "prepare_exec",
-                "begin_new_exec_",
+                "task_rename_fal",
                 "sys_exit",
             ]
             .iter()
