@@ -81,17 +81,34 @@ struct {
 	__uint(value_size, SCRATCH_SIZE(32768));
 } scratch SEC(".maps");
 
-/* Name of the calling thread just before exec, keyed by its thread id. */
-struct comm_val {
+/*
+ * Name of the calling thread just before exec: each CPU has COMM_SLOTS
+ * entries, the one for a thread at tid % COMM_SLOTS. Exec may move the
+ * thread to another CPU before sched_process_exec, which then looks at the
+ * other CPUs too. No allocation, hashing or locks (task storage or a hash
+ * map cost ~10x more per exec). A collision or a miss means the name is
+ * unknown: the event is flagged EXECTRACE_REC_COMM_AFTER_EXEC, never given
+ * another thread's name. max_entries = CPUs * COMM_SLOTS, set at load.
+ */
+#define COMM_SLOTS 64
+/* An entry older than this is from an exec that never completed. */
+#define COMM_MAX_AGE_NS 10000000000ULL
+
+struct comm_slot {
+	__u32 tid;
+	__u32 pad;
+	__u64 ts;
 	char comm[16];
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, COMM_SLOTS);
 	__type(key, __u32);
-	__type(value, struct comm_val);
-} pre_exec_comm SEC(".maps");
+	__type(value, struct comm_slot);
+} comm_slots SEC(".maps");
+
+const volatile __u32 nr_cpus = 1;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_CGROUP_ARRAY);
@@ -125,8 +142,8 @@ static __always_inline void count_drop(void)
 /* The task is in filter_pid_ns or one of its descendants. */
 static __always_inline bool in_pid_ns(struct task_struct *task)
 {
-	struct pid *pid = BPF_CORE_READ(task, thread_pid);
-	unsigned int level = BPF_CORE_READ(pid, level);
+	struct pid *pid = task->thread_pid;
+	unsigned int level = pid->level;
 
 	for (unsigned int i = 0; i <= MAX_PID_NS_LEVEL; i++) {
 		if (i > level)
@@ -143,7 +160,7 @@ static __always_inline bool in_pid_ns(struct task_struct *task)
 /* Called with task == current. */
 static __always_inline bool wanted(struct task_struct *task)
 {
-	if (filter_uid_on && BPF_CORE_READ(task, real_cred, uid.val) != filter_uid)
+	if (filter_uid_on && task->real_cred->uid.val != filter_uid)
 		return false;
 	if (filter_pid_ns && !in_pid_ns(task))
 		return false;
@@ -189,23 +206,29 @@ static __always_inline __u64 take_seq(void)
 	return __sync_fetch_and_add(&next_seq, 1);
 }
 
-/* The common fields: ids, credentials, namespace, time. */
+/*
+ * The common fields: ids, credentials, namespace, time. `task` is a BTF
+ * pointer (a tp_btf argument or bpf_get_current_task_btf()), so fields are
+ * plain loads that the verifier guards, not helper calls.
+ */
 static __always_inline void fill_task(struct exectrace_record *r, struct task_struct *task)
 {
-	struct pid *pid = BPF_CORE_READ(task, thread_pid);
-	unsigned int level = BPF_CORE_READ(pid, level);
+	const struct cred *cred = task->real_cred;
+	struct pid *pid = task->thread_pid;
+	unsigned int level = pid->level;
 	struct upid up = {};
 
 	r->ts_boot_ns = bpf_ktime_get_boot_ns();
 	r->cgroup_id = bpf_get_current_cgroup_id();
-	r->pid = BPF_CORE_READ(task, tgid);
-	r->ppid = BPF_CORE_READ(task, real_parent, tgid);
-	r->uid = BPF_CORE_READ(task, real_cred, uid.val);
-	r->gid = BPF_CORE_READ(task, real_cred, gid.val);
-	r->euid = BPF_CORE_READ(task, real_cred, euid.val);
-	r->egid = BPF_CORE_READ(task, real_cred, egid.val);
+	r->pid = task->tgid;
+	r->ppid = task->real_parent->tgid;
+	r->uid = cred->uid.val;
+	r->gid = cred->gid.val;
+	r->euid = cred->euid.val;
+	r->egid = cred->egid.val;
 	if (level > MAX_PID_NS_LEVEL)
 		level = MAX_PID_NS_LEVEL;
+	/* numbers[] is indexed by a variable: not a plain BTF load. */
 	bpf_core_read(&up, sizeof(up), &pid->numbers[level]);
 	r->pid_ns = BPF_CORE_READ(up.ns, ns.inum);
 	r->err = 0;
@@ -245,32 +268,73 @@ static __always_inline void submit(struct scratch_slot *s, __u32 data_len)
 		count_drop();
 }
 
-static __always_inline void remember_comm(void)
+/* Remember `task`'s current name (called just before exec renames it). */
+static __always_inline void remember_comm(struct task_struct *task)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct comm_val v;
+	__u32 tid = task->pid;
+	__u32 key = bpf_get_smp_processor_id() * COMM_SLOTS + tid % COMM_SLOTS;
+	struct comm_slot *e = bpf_map_lookup_elem(&comm_slots, &key);
 
-	bpf_get_current_comm(v.comm, sizeof(v.comm));
-	bpf_map_update_elem(&pre_exec_comm, &tid, &v, BPF_ANY);
+	if (!e)
+		return;
+	e->tid = 0;
+	bpf_probe_read_kernel(e->comm, sizeof(e->comm), task->comm);
+	e->ts = bpf_ktime_get_boot_ns();
+	asm volatile("" ::: "memory");
+	e->tid = tid;
+}
+
+static __always_inline bool take_comm(__u32 key, __u32 tid, __u64 now, char *comm)
+{
+	struct comm_slot *e = bpf_map_lookup_elem(&comm_slots, &key);
+
+	if (!e || e->tid != tid || now - e->ts > COMM_MAX_AGE_NS)
+		return false;
+	__builtin_memcpy(comm, e->comm, sizeof(e->comm));
+	asm volatile("" ::: "memory");
+	if (e->tid != tid)
+		return false;	/* overwritten while copying */
+	e->tid = 0;
+	return true;
+}
+
+/* The name remembered for thread `tid` before its exec, used once. */
+static __always_inline bool recall_comm(__u32 tid, __u64 now, char *comm)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+
+	if (take_comm(cpu * COMM_SLOTS + tid % COMM_SLOTS, tid, now, comm))
+		return true;
+	for (__u32 c = 0; c < 1024; c++) {
+		if (c >= nr_cpus)
+			break;
+		if (c != cpu && take_comm(c * COMM_SLOTS + tid % COMM_SLOTS, tid, now, comm))
+			return true;
+	}
+	return false;
 }
 
 SEC("tp_btf/sched_prepare_exec")
 int BPF_PROG(prepare_exec, struct task_struct *task, struct linux_binprm *bprm)
 {
-	remember_comm();
+	remember_comm(task);
 	return 0;
 }
 
 /*
  * Before 6.10: exec renames the task in __set_task_comm(), which fires
- * task_rename while the old name is still in place. prctl(PR_SET_NAME)
- * renames fire it too; the entry the exec finds is from its own rename.
- * (A BTF tracepoint: no fentry trampolines or kprobes needed.)
+ * task_rename while the old name is still in place. Renames by prctl or
+ * /proc/PID/comm fire it too; only exec's happens with the new mm
+ * installed but not yet set up (arg_start still 0). A BTF tracepoint: no
+ * fentry trampolines or kprobes needed.
  */
 SEC("tp_btf/task_rename")
 int BPF_PROG(task_rename_fallback, struct task_struct *task, const char *comm)
 {
-	remember_comm();
+	struct mm_struct *mm = task->mm;
+
+	if (task == bpf_get_current_task_btf() && mm && mm->arg_start == 0)
+		remember_comm(task);
 	return 0;
 }
 
@@ -279,7 +343,6 @@ int BPF_PROG(process_exec, struct task_struct *task, pid_t old_pid, struct linux
 {
 	struct scratch_slot *s;
 	struct exectrace_record *r;
-	struct comm_val *cv;
 	__u32 tid = old_pid;
 	long n;
 
@@ -294,17 +357,13 @@ int BPF_PROG(process_exec, struct task_struct *task, pid_t old_pid, struct linux
 	r = &s->rec;
 	fill_task(r, task);
 	r->tid = tid;
-	cv = bpf_map_lookup_elem(&pre_exec_comm, &tid);
-	if (cv) {
-		__builtin_memcpy(r->comm, cv->comm, sizeof(r->comm));
-		bpf_map_delete_elem(&pre_exec_comm, &tid);
-	} else {
-		BPF_CORE_READ_INTO(&r->comm, task, comm);
+	if (!recall_comm(tid, r->ts_boot_ns, r->comm)) {
+		bpf_get_current_comm(r->comm, sizeof(r->comm));
 		r->flags |= EXECTRACE_REC_COMM_AFTER_EXEC;
 	}
 
-	const char *filename = BPF_CORE_READ(bprm, filename);
-	const char *interp = BPF_CORE_READ(bprm, interp);
+	const char *filename = bprm->filename;
+	const char *interp = bprm->interp;
 	__u32 off = 0;
 
 	n = bpf_probe_read_kernel_str(s->data, EXECTRACE_FILENAME_CAP, filename);
@@ -324,13 +383,13 @@ int BPF_PROG(process_exec, struct task_struct *task, pid_t old_pid, struct linux
 		off += n;
 	}
 
-	struct mm_struct *mm = BPF_CORE_READ(task, mm);
-	unsigned long start = BPF_CORE_READ(mm, arg_start);
-	unsigned long end = BPF_CORE_READ(mm, arg_end);
+	struct mm_struct *mm = task->mm;
+	unsigned long start = mm->arg_start;
+	unsigned long end = mm->arg_end;
 	__u64 size = end > start ? end - start : 0;
 	__u32 len = size > argv_cap ? argv_cap : size;
 
-	r->argc = BPF_CORE_READ(bprm, argc);
+	r->argc = bprm->argc;
 	r->argv_size = size;
 	if (len > EXECTRACE_ARGV_CAP_MAX)
 		len = EXECTRACE_ARGV_CAP_MAX;
@@ -367,9 +426,9 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	nr = BPF_CORE_READ(regs, orig_ax);
 	if (nr != NR_execve && nr != NR_execveat)
 		return 0;
-	task = (struct task_struct *)bpf_get_current_task();
+	task = bpf_get_current_task_btf();	/* 5.11+: failed execs need it */
 	/* A 32-bit caller's syscall numbers mean other calls. */
-	if (BPF_CORE_READ(task, thread_info.status) & TS_COMPAT)
+	if (task->thread_info.status & TS_COMPAT)
 		return 0;
 	if (!wanted(task))
 		return 0;

@@ -389,6 +389,7 @@ fn load(opts: &TracerOpts, cgroup: Option<&OwnedFd>) -> Result<LoadOutput> {
     let slots = if atomics { SLOTS_PER_CPU } else { 1 };
     rodata.no_atomics = !atomics;
     rodata.slots_per_cpu = slots;
+    rodata.nr_cpus = ncpus;
     rodata.filter_pid_ns = opts.pid_ns.unwrap_or(0);
     rodata.filter_uid = opts.uid.unwrap_or(0);
     rodata.filter_uid_on = opts.uid.is_some();
@@ -407,7 +408,13 @@ fn load(opts: &TracerOpts, cgroup: Option<&OwnedFd>) -> Result<LoadOutput> {
         .map_err(map_err)?;
     open.maps
         .scratch
-        .set_max_entries(ncpus * SLOTS_PER_CPU)
+        .set_max_entries(ncpus * slots)
+        .map_err(map_err)?;
+    // The program's COMM_SLOTS entries, per CPU.
+    let comm_slots = open.maps.comm_slots.max_entries();
+    open.maps
+        .comm_slots
+        .set_max_entries(ncpus * comm_slots)
         .map_err(map_err)?;
 
     let prepare = opts.hooks == Hooks::Auto && has_prepare_exec_tracepoint();
