@@ -226,11 +226,15 @@ static __always_inline void fill_task(struct exectrace_record *r, struct task_st
 	r->gid = cred->gid.val;
 	r->euid = cred->euid.val;
 	r->egid = cred->egid.val;
-	if (level > MAX_PID_NS_LEVEL)
-		level = MAX_PID_NS_LEVEL;
-	/* numbers[] is indexed by a variable: not a plain BTF load. */
-	bpf_core_read(&up, sizeof(up), &pid->numbers[level]);
-	r->pid_ns = BPF_CORE_READ(up.ns, ns.inum);
+	if (level == 0) {
+		r->pid_ns = pid->numbers[0].ns->ns.inum;	/* the host's: plain loads */
+	} else {
+		if (level > MAX_PID_NS_LEVEL)
+			level = MAX_PID_NS_LEVEL;
+		/* numbers[] indexed by a variable: not a plain BTF load. */
+		bpf_core_read(&up, sizeof(up), &pid->numbers[level]);
+		r->pid_ns = BPF_CORE_READ(up.ns, ns.inum);
+	}
 	r->err = 0;
 	r->flags = 0;
 }
@@ -278,7 +282,7 @@ static __always_inline void remember_comm(struct task_struct *task)
 	if (!e)
 		return;
 	e->tid = 0;
-	bpf_probe_read_kernel(e->comm, sizeof(e->comm), task->comm);
+	__builtin_memcpy(e->comm, task->comm, sizeof(e->comm));
 	e->ts = bpf_ktime_get_boot_ns();
 	asm volatile("" ::: "memory");
 	e->tid = tid;
@@ -333,7 +337,7 @@ int BPF_PROG(task_rename_fallback, struct task_struct *task, const char *comm)
 {
 	struct mm_struct *mm = task->mm;
 
-	if (task == bpf_get_current_task_btf() && mm && mm->arg_start == 0)
+	if (task->pid == (__u32)bpf_get_current_pid_tgid() && mm && mm->arg_start == 0)
 		remember_comm(task);
 	return 0;
 }
