@@ -369,8 +369,9 @@ int exectrace_prog_fd(const struct exectrace *t);
 /**
  * Write the tracer's counters to `st` (`st->size` set by the caller).
  *
- * Returns 0, or -EINVAL (NULL argument or `st->size` < 8), -E2BIG (unknown
- * non-zero bytes in a larger struct). Works after `exectrace_shutdown`.
+ * Writes only the fields `st->size` covers (a larger struct from a newer
+ * header keeps its tail untouched). Returns 0, or -EINVAL (NULL argument
+ * or `st->size` < 8). Works after `exectrace_shutdown`.
  *
  * Thread-safe; does not wait for a blocked reader.
  */
@@ -442,6 +443,8 @@ int exectrace_pid_ns(uint32_t *out);
 
 #endif  /* EXECTRACE_H */
 
+#ifndef EXECTRACE_ARGV_HELPERS
+#define EXECTRACE_ARGV_HELPERS
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -465,3 +468,4 @@ static inline const char *exectrace_argv_next(const struct exectrace_event *ev, 
 #ifdef __cplusplus
 }
 #endif
+#endif /* EXECTRACE_ARGV_HELPERS */

@@ -546,8 +546,9 @@ pub unsafe extern "C" fn exectrace_prog_fd(t: *const exectrace) -> c_int {
 
 /// Write the tracer's counters to `st` (`st->size` set by the caller).
 ///
-/// Returns 0, or -EINVAL (NULL argument or `st->size` < 8), -E2BIG (unknown
-/// non-zero bytes in a larger struct). Works after `exectrace_shutdown`.
+/// Writes only the fields `st->size` covers (a larger struct from a newer
+/// header keeps its tail untouched). Returns 0, or -EINVAL (NULL argument
+/// or `st->size` < 8). Works after `exectrace_shutdown`.
 ///
 /// Thread-safe; does not wait for a blocked reader.
 #[no_mangle]
@@ -646,12 +647,12 @@ pub unsafe extern "C" fn exectrace_close(t: *mut exectrace) {
 #[no_mangle]
 pub unsafe extern "C" fn exectrace_last_error(buf: *mut c_char, len: usize) -> c_int {
     guard(|| {
+        if len > 0 && buf.is_null() {
+            return invalid("buf is NULL");
+        }
         LAST_ERROR.with(|l| {
             let msg = l.borrow();
             if len > 0 {
-                if buf.is_null() {
-                    return invalid("buf is NULL");
-                }
                 // SAFETY: buf has len writable bytes per the contract.
                 let dst = unsafe { std::slice::from_raw_parts_mut(buf, len) };
                 put_str(dst, msg.as_bytes());

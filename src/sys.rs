@@ -117,11 +117,10 @@ pub(crate) fn open_cgroup2(path: &Path) -> Result<OwnedFd> {
         )
     };
     if fd < 0 {
-        let e = io::Error::last_os_error();
-        return Err(Error::InvalidArgument(format!(
-            "cgroup {}: {e}",
-            path.display()
-        )));
+        return Err(Error::io(
+            format!("opening cgroup {}", path.display()),
+            io::Error::last_os_error(),
+        ));
     }
     // SAFETY: fd is a fresh descriptor we own.
     let fd = unsafe { OwnedFd::from_raw_fd(fd) };

@@ -141,6 +141,11 @@ uint64_t h_random(void)
 	return v;
 }
 
+uint32_t h_unused_uid(void)
+{
+	return 1500000000u + (uint32_t)(h_random() % 500000000u);
+}
+
 void h_marker(char *buf, size_t len)
 {
 	static unsigned long n;
@@ -307,7 +312,8 @@ int h_wait_blocked(pid_t tid, int want_epoll, int timeout_ms)
 		}
 		if (h_now() > deadline)
 			return -1;
-		sched_yield();
+		struct timespec ts = { 0, 20000 };
+		nanosleep(&ts, NULL);
 	}
 }
 

@@ -87,6 +87,9 @@ exectrace_event *h_event(void); /* calloc'ed, size set; free() it */
 /* A marker unique to this process and call: "ctest-<pid>-<random>-<n>". */
 void h_marker(char *buf, size_t len);
 uint64_t h_random(void);
+/* A random uid in [1500000000, 2000000000): no other process (or other test
+ * suite running at the same time) execs as it. */
+uint32_t h_unused_uid(void);
 double h_now(void); /* CLOCK_MONOTONIC seconds */
 uint64_t h_boottime_ns(void);
 void h_sleep_ms(unsigned ms);
