@@ -260,6 +260,23 @@ static __always_inline __u64 wake_flags(void)
 	return BPF_RB_NO_WAKEUP;
 }
 
+/*
+ * A scratch slot with the common fields of `task` filled in, or NULL when
+ * none is free: that event is counted as dropped and takes its number.
+ */
+static __always_inline struct scratch_slot *begin_record(struct task_struct *task)
+{
+	struct scratch_slot *s = claim_slot();
+
+	if (!s) {
+		__sync_fetch_and_add(&next_seq, 1);
+		count_drop();
+		return NULL;
+	}
+	fill_task(&s->rec, task);
+	return s;
+}
+
 static __always_inline void submit(struct scratch_slot *s, __u32 data_len)
 {
 	struct exectrace_record *r = &s->rec;
@@ -352,14 +369,10 @@ int BPF_PROG(process_exec, struct task_struct *task, pid_t old_pid, struct linux
 
 	if (!wanted(task))
 		return 0;
-	s = claim_slot();
-	if (!s) {
-		__sync_fetch_and_add(&next_seq, 1);
-		count_drop();
+	s = begin_record(task);
+	if (!s)
 		return 0;
-	}
 	r = &s->rec;
-	fill_task(r, task);
 	r->tid = tid;
 	if (!recall_comm(tid, r->ts_boot_ns, r->comm)) {
 		bpf_get_current_comm(r->comm, sizeof(r->comm));
@@ -436,14 +449,10 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 		return 0;
 	if (!wanted(task))
 		return 0;
-	s = claim_slot();
-	if (!s) {
-		__sync_fetch_and_add(&next_seq, 1);
-		count_drop();
+	s = begin_record(task);
+	if (!s)
 		return 0;
-	}
 	r = &s->rec;
-	fill_task(r, task);
 	r->tid = (__u32)bpf_get_current_pid_tgid();
 	r->err = ret;
 	r->flags = EXECTRACE_REC_FAILED;

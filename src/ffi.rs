@@ -328,20 +328,26 @@ pub unsafe extern "C" fn exectrace_new(
     })
 }
 
-/// Marks a call as inside the library for `exectrace_close` to wait on.
+/// Ends a call counted in `exectrace::inflight`, also when it unwinds.
 struct Inflight<'a>(&'a AtomicUsize);
-
-impl<'a> Inflight<'a> {
-    fn enter(h: &'a exectrace) -> Self {
-        h.inflight.fetch_add(1, Ordering::AcqRel);
-        Inflight(&h.inflight)
-    }
-}
 
 impl Drop for Inflight<'_> {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::AcqRel);
     }
+}
+
+/// Run `f` on the tracer behind `t` as a call in flight, which
+/// `exectrace_close` waits for; -EINVAL for NULL.
+fn with_tracer(t: *const exectrace, f: impl FnOnce(&Tracer) -> c_int) -> c_int {
+    if t.is_null() {
+        return invalid("tracer is NULL");
+    }
+    // SAFETY: a non-NULL handle is live per the contract (close has not returned).
+    let h = unsafe { &*t };
+    h.inflight.fetch_add(1, Ordering::AcqRel);
+    let _in = Inflight(&h.inflight);
+    f(&h.tracer)
 }
 
 /// Copy `src` into a C string buffer, cutting it to fit; true if cut.
@@ -436,9 +442,6 @@ fn put_argv(dst: &mut [c_char], block: &[u8]) -> (u32, u32, bool) {
 }
 
 fn read_common(t: *mut exectrace, ev: *mut exectrace_event, timeout: Option<Duration>) -> c_int {
-    if t.is_null() {
-        return invalid("tracer is NULL");
-    }
     if ev.is_null() {
         return invalid("event is NULL");
     }
@@ -449,25 +452,21 @@ fn read_common(t: *mut exectrace, ev: *mut exectrace_event, timeout: Option<Dura
             "event.size is {size}, smaller than the oldest struct exectrace_event ({EVENT_SIZE_V0} bytes)"
         ));
     }
-    // SAFETY: t is a live handle per the contract (close has not returned).
-    let h = unsafe { &*t };
-    let _in = Inflight::enter(h);
     // SAFETY: ev has at least size_of::<exectrace_event>() writable bytes.
-    match h
-        .tracer
-        .read_with(timeout, |r| unsafe { fill_event(ev, r) })
-    {
-        Ok(Some(())) => 0,
-        Ok(None) if timeout == Some(Duration::ZERO) => {
-            set_last_error("no event ready");
-            -libc::EAGAIN
+    with_tracer(t, |tracer| {
+        match tracer.read_with(timeout, |r| unsafe { fill_event(ev, r) }) {
+            Ok(Some(())) => 0,
+            Ok(None) if timeout == Some(Duration::ZERO) => {
+                set_last_error("no event ready");
+                -libc::EAGAIN
+            }
+            Ok(None) => {
+                set_last_error("timed out");
+                -libc::ETIMEDOUT
+            }
+            Err(e) => fail(e),
         }
-        Ok(None) => {
-            set_last_error("timed out");
-            -libc::ETIMEDOUT
-        }
-        Err(e) => fail(e),
-    }
+    })
 }
 
 /// Block until the next event and write it to `ev`.
@@ -514,15 +513,7 @@ pub unsafe extern "C" fn exectrace_read_timeout(
 /// Thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn exectrace_fd(t: *const exectrace) -> c_int {
-    guard(|| {
-        if t.is_null() {
-            return invalid("tracer is NULL");
-        }
-        // SAFETY: live handle per the contract.
-        let h = unsafe { &*t };
-        let _in = Inflight::enter(h);
-        h.tracer.as_fd().as_raw_fd()
-    })
+    guard(|| with_tracer(t, |tracer| tracer.as_fd().as_raw_fd()))
 }
 
 /// The fd of the loaded BPF program that reports execs (for
@@ -533,15 +524,7 @@ pub unsafe extern "C" fn exectrace_fd(t: *const exectrace) -> c_int {
 /// Thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn exectrace_prog_fd(t: *const exectrace) -> c_int {
-    guard(|| {
-        if t.is_null() {
-            return invalid("tracer is NULL");
-        }
-        // SAFETY: live handle per the contract.
-        let h = unsafe { &*t };
-        let _in = Inflight::enter(h);
-        h.tracer.program_fd().as_raw_fd()
-    })
+    guard(|| with_tracer(t, |tracer| tracer.program_fd().as_raw_fd()))
 }
 
 /// Write the tracer's counters to `st` (`st->size` set by the caller).
@@ -557,18 +540,20 @@ pub unsafe extern "C" fn exectrace_get_stats(
     st: *mut exectrace_stats,
 ) -> c_int {
     guard(|| {
-        if t.is_null() || st.is_null() {
-            return invalid("tracer or stats is NULL");
+        if st.is_null() {
+            return invalid("stats is NULL");
         }
         // SAFETY: st's size field is readable.
         let size = unsafe { ptr::read_unaligned(st as *const u32) } as usize;
         if size < 8 {
             return invalid(&format!("stats.size is {size}"));
         }
-        // SAFETY: live handle per the contract.
-        let h = unsafe { &*t };
-        let _in = Inflight::enter(h);
-        let s = h.tracer.stats();
+        let mut stats = None;
+        let r = with_tracer(t, |tracer| {
+            stats = Some(tracer.stats());
+            0
+        });
+        let Some(s) = stats else { return r };
         let full = exectrace_stats {
             size: std::mem::size_of::<exectrace_stats>().min(size) as u32,
             reserved: 0,
@@ -598,14 +583,10 @@ pub unsafe extern "C" fn exectrace_get_stats(
 #[no_mangle]
 pub unsafe extern "C" fn exectrace_shutdown(t: *mut exectrace) -> c_int {
     guard(|| {
-        if t.is_null() {
-            return invalid("tracer is NULL");
-        }
-        // SAFETY: live handle per the contract.
-        let h = unsafe { &*t };
-        let _in = Inflight::enter(h);
-        h.tracer.close();
-        0
+        with_tracer(t, |tracer| {
+            tracer.close();
+            0
+        })
     })
 }
 

@@ -17,6 +17,50 @@ fn ns_of(pid: u32) -> u32 {
         .ino() as u32
 }
 
+/// `sh -c SCRIPT ARGS...` as the first process of a new pid namespace,
+/// waiting on its stdin (`read x`) until released; reaped on drop.
+struct InNewPidNs {
+    child: std::process::Child,
+    /// The shell's pid (initial namespace).
+    pid: u32,
+    /// Inode of the new namespace.
+    ns: u32,
+}
+
+impl InNewPidNs {
+    fn start(script: &str, args: &[&str]) -> Self {
+        let mut child = Command::new(helper())
+            .args(["newpidns-exec", "/bin/sh", "-c", script])
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let pid: u32 = line.trim().parse().unwrap();
+        InNewPidNs {
+            child,
+            pid,
+            ns: ns_of(pid),
+        }
+    }
+
+    /// Let the script go on past `read x`, and wait for it.
+    fn release(&mut self) {
+        drop(self.child.stdin.take());
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for InNewPidNs {
+    fn drop(&mut self) {
+        self.release();
+    }
+}
+
 #[test]
 fn pid_namespace_filter_covers_descendants_only() {
     let own = exectrace::pid_ns_of_self().unwrap();
@@ -36,31 +80,13 @@ fn pid_namespace_filter_covers_descendants_only() {
     // A child namespace: a process that sleeps in a new pid namespace; a
     // tracer on that namespace only, and the root-namespace tracer.
     let m_child = marker("child-ns");
-    let mut ns_proc = Command::new(helper())
-        .args([
-            "newpidns-exec",
-            "/bin/sh",
-            "-c",
-            "read x; exec /bin/true \"$0\"",
-            &m_child,
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(ns_proc.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let sh_pid: u32 = line.trim().parse().unwrap();
-    let child_ns = ns_of(sh_pid);
+    let mut ns_proc = InNewPidNs::start("read x; exec /bin/true \"$0\"", &[&m_child]);
+    let (sh_pid, child_ns) = (ns_proc.pid, ns_proc.ns);
     assert_ne!(child_ns, own);
     let Some(only_child) = tracer(&TracerOpts {
         pid_ns: Some(child_ns),
         ..Default::default()
     }) else {
-        drop(ns_proc.stdin.take());
-        ns_proc.wait().unwrap();
         return;
     };
 
@@ -68,8 +94,7 @@ fn pid_namespace_filter_covers_descendants_only() {
     let m_outside = marker("outside");
     run(Command::new("/bin/true").arg(&m_outside));
     // Let the child namespace exec.
-    drop(ns_proc.stdin.take());
-    ns_proc.wait().unwrap();
+    ns_proc.release();
 
     let ev = find_marker(&same, &m_child).expect("descendant namespace seen by the parent filter");
     assert_eq!(ev.pid_ns, child_ns);
@@ -87,23 +112,11 @@ fn pid_namespace_filter_covers_descendants_only() {
 #[test]
 fn a_different_namespace_sees_nothing_of_ours() {
     // A sibling namespace (child of ours, but our execs are not in it).
-    let mut ns_proc = Command::new(helper())
-        .args(["newpidns-exec", "/bin/sh", "-c", "read x"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(ns_proc.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let other = ns_of(line.trim().parse().unwrap());
+    let ns_proc = InNewPidNs::start("read x", &[]);
     let Some(t) = tracer(&TracerOpts {
-        pid_ns: Some(other),
+        pid_ns: Some(ns_proc.ns),
         ..Default::default()
     }) else {
-        drop(ns_proc.stdin.take());
-        ns_proc.wait().unwrap();
         return;
     };
     let m = marker("other-ns");
@@ -111,8 +124,7 @@ fn a_different_namespace_sees_nothing_of_ours() {
         run(Command::new("/bin/true").arg(&m));
     }
     let seen = collect(&t, Duration::from_secs(3), |e| has_arg(e, &m));
-    drop(ns_proc.stdin.take());
-    ns_proc.wait().unwrap();
+    drop(ns_proc);
     assert!(seen.is_empty(), "{seen:#?}");
 }
 
