@@ -194,6 +194,10 @@ fn text_output_cannot_be_forged() {
         "{stdout:?}"
     );
     assert!(stdout.contains(r"$'x\n[1, comm="), "{stdout}");
+    assert!(
+        stdout.contains(r"$'\u202etxt.exe'") && !stdout.contains('\u{202e}'),
+        "{stdout}"
+    );
 }
 
 #[test]

@@ -103,6 +103,14 @@ static int is_control(uint32_t cp)
 	return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f);
 }
 
+/* Invisible format and separator characters (bidi overrides, zero-width,
+ * line/paragraph separators) that can disguise a line in a terminal. */
+static int is_invisible(uint32_t cp)
+{
+	return cp == 0x061c || (cp >= 0x200b && cp <= 0x200f) || (cp >= 0x2028 && cp <= 0x202e) ||
+	       (cp >= 0x2060 && cp <= 0x2064) || (cp >= 0x2066 && cp <= 0x2069) || cp == 0xfeff;
+}
+
 /* ---- text ------------------------------------------------------------------- */
 
 /* Backslash escapes for control characters, backslash, the quote in use and
@@ -135,6 +143,8 @@ static void put_escaped(FILE *f, const char *s, int double_quoted)
 		else if (is_control(cp))
 			for (size_t j = 0; j < k; j++)
 				fprintf(f, "\\x%02x", p[i + j]);
+		else if (is_invisible(cp))
+			fprintf(f, "\\u%04x", (unsigned)cp);
 		else
 			fwrite(p + i, 1, k, f);
 		i += k;
@@ -162,7 +172,7 @@ static void put_shell(FILE *f, const char *s)
 	uint32_t cp;
 	while (i < n && plain) {
 		size_t k = utf8_char(p + i, n - i, &cp, &bad);
-		if (!k || is_control(cp))
+		if (!k || is_control(cp) || is_invisible(cp))
 			plain = 0;
 		i += k;
 	}

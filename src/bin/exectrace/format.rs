@@ -45,7 +45,8 @@ pub fn shell_quote(b: &[u8]) -> String {
     if !b.is_empty() && b.iter().all(|&c| safe(c)) {
         return String::from_utf8_lossy(b).into_owned();
     }
-    let plain = std::str::from_utf8(b).is_ok_and(|s| !s.chars().any(char::is_control));
+    let plain =
+        std::str::from_utf8(b).is_ok_and(|s| !s.chars().any(|c| c.is_control() || is_invisible(c)));
     if plain {
         return format!("'{}'", String::from_utf8_lossy(b).replace('\'', r"'\''"));
     }
@@ -70,6 +71,9 @@ fn escape(b: &[u8], double_quoted: bool) -> String {
                         let _ = write!(out, "\\x{byte:02x}");
                     }
                 }
+                c if is_invisible(c) => {
+                    let _ = write!(out, "\\u{:04x}", c as u32);
+                }
                 c => out.push(c),
             }
         }
@@ -78,6 +82,13 @@ fn escape(b: &[u8], double_quoted: bool) -> String {
         }
     }
     out
+}
+
+/// Invisible format and separator characters (bidi overrides, zero-width,
+/// line/paragraph separators) that can disguise a line in a terminal.
+fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{061c}' | '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}'
+        | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
 }
 
 fn errno_name(e: i32) -> String {
@@ -246,6 +257,11 @@ mod tests {
             b"\xff\xfe",
         ]));
         assert!(!line.contains('\n') && !line.contains('\x1b'), "{line}");
+        let bidi = text(&ev(&[
+            "\u{202e}txt.exe".as_bytes(),
+            "a\u{2028}b".as_bytes(),
+        ]));
+        assert!(bidi.ends_with(r"$'\u202etxt.exe' $'a\u2028b'"), "{bidi}");
         assert!(
             line.ends_with(
                 r#"echo $'x\n[1, comm="evil"] rm -rf /' $'\x1b[2J' '' 'it'\''s' $'\xff\xfe'"#
