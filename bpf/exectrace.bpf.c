@@ -43,7 +43,8 @@ enum exectrace_limits record_limits_layout;
 
 /* Sequence numbers taken (delivered + dropped); read by the reader through mmap. */
 __u64 next_seq;
-__u64 last_wakeup_ns;
+/* Set by the reader (through the mmapped .bss) while its linger timer is armed. */
+__u32 reader_lingering;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -240,24 +241,18 @@ static __always_inline void fill_task(struct exectrace_record *r, struct task_st
 }
 
 /*
- * Wake the reader at most once per wakeup_ns. Decided after the record's
- * sequence number is taken: the reader only goes idle once every number
- * taken is consumed or counted as dropped, and any record numbered after
- * that is at least wakeup_ns past the last wake-up, so it wakes the reader.
+ * Coalesced wake-ups: while the reader's linger timer is armed it looks at
+ * the ring within wakeup_ns anyway, so no wake-up is needed. The flag is
+ * read after the record's sequence number is taken (a full barrier); the
+ * reader clears it before it re-reads next_seq to decide to go idle. So
+ * either the reader sees this record coming, or this record wakes it.
  * Flag 0 lets the kernel skip the wake-up when the reader is still busy.
  */
 static __always_inline __u64 wake_flags(void)
 {
-	__u64 now;
-
-	if (!wakeup_ns)
-		return 0;
-	now = bpf_ktime_get_boot_ns();
-	if (now - last_wakeup_ns >= wakeup_ns) {
-		last_wakeup_ns = now;
-		return 0;
-	}
-	return BPF_RB_NO_WAKEUP;
+	if (wakeup_ns && *(volatile __u32 *)&reader_lingering)
+		return BPF_RB_NO_WAKEUP;
+	return 0;
 }
 
 /*

@@ -1,19 +1,19 @@
 //! The tracer: load and attach the BPF program, then read events.
 //!
-//! Waiting: the reader sleeps in epoll on three fds: the ring buffer (woken
-//! by the kernel at most once per `wakeup_latency`), an eventfd that `close`
-//! signals, and a one-shot timerfd. Records written within `wakeup_latency`
-//! of the last wake-up come without one; so after draining the ring the
-//! reader arms the timer for that bound and looks again when it fires. It
-//! goes idle (no timer) only when every sequence number the program took is
-//! accounted for, consumed or dropped: a record numbered after that point
-//! wakes it (see wake_flags() in the program). Bounded latency, a wake-up per
-//! burst, no periodic wake-ups while idle. The same epoll fd is what
-//! `as_fd()` hands to event loops.
+//! Waiting: the reader sleeps in epoll on three fds: the ring buffer, an
+//! eventfd that `close` signals, and a one-shot timerfd. After draining the
+//! ring the reader arms the timer for `wakeup_latency` and says so in the
+//! program's `reader_lingering` flag; while it is set the program writes
+//! records without waking anyone, and the timer collects them. The reader
+//! goes idle (flag cleared, no timer) only when every sequence number the
+//! program took is accounted for, consumed or dropped; a record numbered
+//! after that wakes it at once (see wake_flags() in the program). Bounded
+//! latency, one wake-up per `wakeup_latency` under load, none while idle.
+//! The same epoll fd is what `as_fd()` hands to event loops.
 use std::cell::RefCell;
 use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Once;
 use std::time::{Duration, Instant};
 
@@ -70,6 +70,8 @@ struct Loaded {
     consumed: u64,
     /// The program's `next_seq`, in its mmapped .bss.
     next_seq: *const AtomicU64,
+    /// The program's `reader_lingering`, in its mmapped .bss.
+    lingering: *const AtomicU32,
     // Field order is drop order: links and maps go before their object's storage.
     _skel: ExectraceSkel<'static>,
     _storage: ObjectStorage,
@@ -90,8 +92,8 @@ impl Drop for ObjectStorage {
 // owned by the skeleton, which libbpf-rs declares Send.
 unsafe impl Send for ObjectStorage {}
 
-// SAFETY: `next_seq` points into the skeleton's .bss mapping, owned by the
-// same value and only read atomically.
+// SAFETY: `next_seq` and `lingering` point into the skeleton's .bss
+// mapping, owned by the same value and only accessed atomically.
 unsafe impl Send for Loaded {}
 
 thread_local! {
@@ -320,19 +322,26 @@ fn drops(map: &MapHandle) -> u64 {
 }
 
 impl Loaded {
-    /// The ring was found empty. After consuming, look again within
-    /// `linger` (the timer); when the timer has fired, stay armed while a
-    /// numbered record is still on its way, else go idle.
+    /// The ring was found empty. After consuming, linger: look again
+    /// within `linger` (the timer), with the program's wake-ups off. When
+    /// the timer has fired, turn wake-ups back on, then stay lingering while
+    /// a numbered record is still on its way, else go idle.
     fn ring_drained(&mut self, drops: impl FnOnce() -> u64) {
         let Some(linger) = self.linger else { return };
+        // SAFETY: both point into the live .bss mapping of our skeleton.
+        let (lingering, next_seq) = unsafe { (&*self.lingering, &*self.next_seq) };
         if self.active {
             self.active = false;
             self.armed = true;
+            lingering.store(1, Ordering::Relaxed);
             sys::timerfd_set(&self.timer, Some(linger));
         } else if self.armed && sys::timerfd_fired(&self.timer) {
-            // SAFETY: points into the live .bss mapping of our skeleton.
-            let taken = unsafe { &*self.next_seq }.load(Ordering::Acquire);
-            if taken > self.consumed + drops() {
+            lingering.store(0, Ordering::SeqCst);
+            // Pairs with the program's full barrier between taking a
+            // number and reading the flag (see wake_flags()).
+            fence(Ordering::SeqCst);
+            if next_seq.load(Ordering::SeqCst) > self.consumed + drops() {
+                lingering.store(1, Ordering::Relaxed);
                 sys::timerfd_set(&self.timer, Some(linger));
             } else {
                 self.armed = false;
@@ -456,9 +465,10 @@ fn load(opts: &TracerOpts, cgroup: Option<&OwnedFd>) -> Result<LoadOutput> {
     let bss = skel
         .maps
         .bss_data
-        .as_deref()
+        .as_deref_mut()
         .expect("the BPF object has a .bss");
     let next_seq = std::ptr::addr_of!(bss.next_seq) as *const AtomicU64;
+    let lingering = std::ptr::addr_of!(bss.reader_lingering) as *const AtomicU32;
     Ok((
         Loaded {
             ring,
@@ -468,6 +478,7 @@ fn load(opts: &TracerOpts, cgroup: Option<&OwnedFd>) -> Result<LoadOutput> {
             armed: false,
             consumed: 0,
             next_seq,
+            lingering,
             _skel: skel,
             _storage: storage,
         },
