@@ -434,6 +434,11 @@ fn load(opts: &TracerOpts, cgroup: Option<&OwnedFd>) -> Result<LoadOutput> {
             "failed-exec reporting is implemented for x86_64 only".into(),
         ));
     }
+    if opts.include_failed && !sys::kernel_at_least(5, 11) {
+        return Err(Error::KernelTooOld(
+            "failed-exec reporting needs Linux 5.11+ (bpf_get_current_task_btf)".into(),
+        ));
+    }
     open.progs.sys_exit.set_autoload(opts.include_failed);
 
     let mut skel = open

@@ -37,7 +37,7 @@ impl Api {
     }
 }
 
-struct CHandle(*mut ffi::exectrace);
+pub struct CHandle(*mut ffi::exectrace);
 // SAFETY: the C ABI handle is documented thread-safe.
 unsafe impl Send for CHandle {}
 unsafe impl Sync for CHandle {}
@@ -161,6 +161,11 @@ pub struct ReaderOut {
     pub events: u64,
     pub marked: u64,
     pub cpu_ns: u64,
+    /// User and system CPU of the reading thread (getrusage RUSAGE_THREAD), ns.
+    pub user_ns: u64,
+    pub sys_ns: u64,
+    /// Times the reading thread went to sleep (voluntary context switches): wake-ups.
+    pub wakeups: u64,
     /// exec timestamp -> returned by read, for marked events (ns).
     pub latency_ns: Vec<u64>,
     pub seq_seen: Vec<bool>,
@@ -247,7 +252,15 @@ impl Reader {
     }
 }
 
+/// Nice value for reading threads; i32::MIN = leave as inherited.
+pub static READER_NICE: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(i32::MIN);
+
 fn read_loop(h: Handle, cfg: ReaderCfg, p: Arc<Progress>) -> ReaderOut {
+    let nice = READER_NICE.load(Ordering::SeqCst);
+    if nice != i32::MIN {
+        // SAFETY: setpriority on this thread's id.
+        unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, nice) };
+    }
     let mut out = ReaderOut { seq_seen: vec![false; cfg.seq_cap], ..Default::default() };
     let marker = cfg.marker.clone();
     let mut cev: Option<Box<ffi::exectrace_event>> = None;
@@ -258,6 +271,7 @@ fn read_loop(h: Handle, cfg: ReaderCfg, p: Arc<Progress>) -> ReaderOut {
         cev = Some(ev);
     }
     let cpu0 = sys::thread_cpu_ns();
+    let ru0 = sys::thread_rusage();
     let mut n = 0u64;
     loop {
         while p.paused.load(Ordering::Acquire) {
@@ -319,5 +333,9 @@ fn read_loop(h: Handle, cfg: ReaderCfg, p: Arc<Progress>) -> ReaderOut {
         }
     }
     out.cpu_ns = sys::thread_cpu_ns() - cpu0;
+    let ru1 = sys::thread_rusage();
+    out.user_ns = ru1.0 - ru0.0;
+    out.sys_ns = ru1.1 - ru0.1;
+    out.wakeups = ru1.2 - ru0.2;
     out
 }

@@ -81,7 +81,7 @@ impl Noop {
             return Err(format!("mkdtemp: {}", io::Error::last_os_error()));
         }
         let dir = PathBuf::from(std::str::from_utf8(&tmpl[..tmpl.len() - 1]).unwrap());
-        let noop = Noop { dir: dir.clone(), path: CString::default() };
+        let mut noop = Noop { dir: dir.clone(), path: CString::default() };
         use std::os::unix::fs::PermissionsExt;
         // Other uids (the delivery test's) must reach the binary.
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755))
@@ -104,7 +104,7 @@ impl Noop {
         std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755))
             .map_err(|e| format!("chmod {}: {e}", bin.display()))?;
         let path = CString::new(bin.as_os_str().as_encoded_bytes()).unwrap();
-        let noop = Noop { path, ..noop };
+        noop.path = path;
         // Smoke test: it runs and exits 0.
         spawn_wait(&noop.path, None).map_err(|e| format!("running the no-op binary: {e}"))?;
         Ok(noop)
@@ -434,4 +434,60 @@ pub fn loadavg() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_default()
+}
+
+/// CPU time (user + system) of this process and of its reaped children.
+pub fn process_cpu_ns() -> u64 {
+    let mut total = 0;
+    for who in [libc::RUSAGE_SELF, libc::RUSAGE_CHILDREN] {
+        // SAFETY: zeroed out-struct.
+        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: valid out-pointer.
+        unsafe { libc::getrusage(who, &mut ru) };
+        for tv in [ru.ru_utime, ru.ru_stime] {
+            total += tv.tv_sec as u64 * 1_000_000_000 + tv.tv_usec as u64 * 1000;
+        }
+    }
+    total
+}
+
+/// (user ns, system ns, voluntary context switches) of the calling thread.
+pub fn thread_rusage() -> (u64, u64, u64) {
+    // SAFETY: zeroed out-struct, valid pointer.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut ru) };
+    let ns = |tv: libc::timeval| tv.tv_sec as u64 * 1_000_000_000 + tv.tv_usec as u64 * 1000;
+    (ns(ru.ru_utime), ns(ru.ru_stime), ru.ru_nvcsw as u64)
+}
+
+/// Block SIGCHLD in the calling thread (and so in threads it creates later).
+pub fn block_sigchld() -> Res<()> {
+    // SAFETY: plain sigset manipulation on a local set.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGCHLD);
+        let r = libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        if r != 0 {
+            return Err(format!("pthread_sigmask: {}", io::Error::from_raw_os_error(r)));
+        }
+    }
+    Ok(())
+}
+
+/// Loaded BPF programs named like the tracer's exec program that are not in
+/// `own` (ids): other tracers (e.g. tests running at the same time), which
+/// also run on our execs.
+pub fn foreign_exec_progs(own: &[u32]) -> u64 {
+    let mut n = 0;
+    let mut id = 0u32;
+    // SAFETY: plain libbpf calls with out-pointers; fds closed by OwnedFd.
+    while unsafe { libbpf_sys::bpf_prog_get_next_id(id, &mut id) } == 0 {
+        let Ok(fd) = owned(unsafe { libbpf_sys::bpf_prog_get_fd_by_id(id) }, "prog fd") else { continue };
+        let Ok((info, _)) = prog_info(fd.as_raw_fd()) else { continue };
+        if cname(&info.name) == "process_exec" && !own.contains(&info.id) {
+            n += 1;
+        }
+    }
+    n
 }
