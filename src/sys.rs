@@ -140,6 +140,71 @@ pub(crate) fn open_cgroup2(path: &Path) -> Result<OwnedFd> {
     Ok(fd)
 }
 
+/// A shared read-write mapping of a BPF map's value area (an mmapable
+/// array such as the program's .bss), unmapped on drop.
+pub(crate) struct SharedMapping {
+    addr: std::ptr::NonNull<u8>,
+    len: usize,
+}
+
+// SAFETY: the mapping is owned by this value; users access it atomically.
+unsafe impl Send for SharedMapping {}
+unsafe impl Sync for SharedMapping {}
+
+impl SharedMapping {
+    /// Map the first `len` bytes (rounded up to pages) of the map behind `fd`.
+    pub(crate) fn new(fd: std::os::fd::BorrowedFd<'_>, len: usize) -> io::Result<Self> {
+        let len = len.max(1).next_multiple_of(page_size());
+        // SAFETY: a fresh shared mapping of the fd; the result is checked.
+        let addr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                fd.as_raw_fd(),
+                0,
+            )
+        };
+        if addr == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(SharedMapping {
+            addr: std::ptr::NonNull::new(addr.cast()).expect("mmap does not return NULL"),
+            len,
+        })
+    }
+
+    /// The u64 at byte `offset`, shared with the BPF program.
+    pub(crate) fn atomic_u64(&self, offset: usize) -> &std::sync::atomic::AtomicU64 {
+        self.check(offset, 8);
+        // SAFETY: in bounds and aligned (checked); the page stays mapped
+        // while &self lives, and both sides only access it atomically.
+        unsafe { &*(self.addr.as_ptr().add(offset) as *const std::sync::atomic::AtomicU64) }
+    }
+
+    /// The u32 at byte `offset`, shared with the BPF program.
+    pub(crate) fn atomic_u32(&self, offset: usize) -> &std::sync::atomic::AtomicU32 {
+        self.check(offset, 4);
+        // SAFETY: as in atomic_u64.
+        unsafe { &*(self.addr.as_ptr().add(offset) as *const std::sync::atomic::AtomicU32) }
+    }
+
+    fn check(&self, offset: usize, size: usize) {
+        assert!(
+            offset + size <= self.len && offset % size == 0,
+            "bad offset {offset}"
+        );
+    }
+}
+
+impl Drop for SharedMapping {
+    fn drop(&mut self) {
+        // SAFETY: unmapping exactly what new() mapped.
+        unsafe { libc::munmap(self.addr.as_ptr().cast(), self.len) };
+    }
+}
+
 pub(crate) fn eventfd() -> Result<OwnedFd> {
     // SAFETY: plain syscall; the fd is owned on success.
     let fd = cvt(

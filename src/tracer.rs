@@ -11,9 +11,9 @@
 //! latency, one wake-up per `wakeup_latency` under load, none while idle.
 //! The same epoll fd is what `as_fd()` hands to event loops.
 use std::cell::RefCell;
-use std::mem::MaybeUninit;
+use std::mem::{offset_of, size_of, MaybeUninit};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
-use std::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
 use std::sync::Once;
 use std::time::{Duration, Instant};
 
@@ -25,8 +25,9 @@ use crate::error::{Error, Result};
 use crate::event::{Event, EventRef};
 use crate::opts::{Hooks, TracerOpts};
 use crate::ringbuf::RingReader;
-use crate::skel::{ExectraceSkel, ExectraceSkelBuilder};
-use crate::sys;
+use crate::skel::types::bss as Bss;
+use crate::skel::ExectraceSkelBuilder;
+use crate::sys::{self, SharedMapping};
 
 /// Counters of one tracer.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -58,8 +59,19 @@ pub struct Tracer {
     prog_fd: OwnedFd,
 }
 
+/// What a running tracer keeps of the BPF object after load: the ring, the
+/// .bss, and the links. libbpf's object (with its map, program and BTF fds)
+/// is closed once attached, because every open fd of a process is copied
+/// into each child it spawns and closed again at its exec: ~0.2 µs per fd
+/// per exec on a 2-core VM when the tracing process spawns the programs.
 struct Loaded {
+    /// One per attached program; closing them detaches. Dropped first.
+    _links: Vec<OwnedFd>,
     ring: RingReader,
+    /// The ring buffer map: in the epoll set, and mapped by `ring`.
+    _ring_fd: OwnedFd,
+    /// The program's .bss: `next_seq` and `reader_lingering`.
+    bss: SharedMapping,
     timer: OwnedFd,
     linger: Option<Duration>,
     /// Records were consumed since the ring was last seen empty.
@@ -68,33 +80,7 @@ struct Loaded {
     armed: bool,
     /// Records taken off the ring, malformed ones included.
     consumed: u64,
-    /// The program's `next_seq`, in its mmapped .bss.
-    next_seq: *const AtomicU64,
-    /// The program's `reader_lingering`, in its mmapped .bss.
-    lingering: *const AtomicU32,
-    // Field order is drop order: links and maps go before their object's storage.
-    _skel: ExectraceSkel<'static>,
-    _storage: ObjectStorage,
 }
-
-/// Owns the heap slot the skeleton's object lives in (the skeleton borrows it).
-struct ObjectStorage(*mut MaybeUninit<OpenObject>);
-
-impl Drop for ObjectStorage {
-    fn drop(&mut self) {
-        // SAFETY: created by Box::into_raw in load(); the skeleton that
-        // borrowed it is dropped first (field order / explicit drops).
-        unsafe { drop(Box::from_raw(self.0)) };
-    }
-}
-
-// SAFETY: the raw pointer is only freed on drop; the object it holds is
-// owned by the skeleton, which libbpf-rs declares Send.
-unsafe impl Send for ObjectStorage {}
-
-// SAFETY: `next_seq` and `lingering` point into the skeleton's .bss
-// mapping, owned by the same value and only accessed atomically.
-unsafe impl Send for Loaded {}
 
 thread_local! {
     static LIBBPF_LOG: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
@@ -173,11 +159,11 @@ impl Tracer {
         take_libbpf_log();
 
         let cgroup = opts.cgroup.as_deref().map(sys::open_cgroup2).transpose()?;
-        let (loaded, drops_map, prog_fd, ring_fd) = load(opts, cgroup.as_ref())?;
+        let (loaded, drops_map, prog_fd) = load(opts, cgroup.as_ref())?;
 
         let epoll = sys::epoll_create()?;
         let close_fd = sys::eventfd()?;
-        sys::epoll_add(&epoll, ring_fd)?;
+        sys::epoll_add(&epoll, loaded._ring_fd.as_raw_fd())?;
         sys::epoll_add(&epoll, close_fd.as_raw_fd())?;
         sys::epoll_add(&epoll, loaded.timer.as_raw_fd())?;
         Ok(Tracer {
@@ -328,8 +314,8 @@ impl Loaded {
     /// a numbered record is still on its way, else go idle.
     fn ring_drained(&mut self, drops: impl FnOnce() -> u64) {
         let Some(linger) = self.linger else { return };
-        // SAFETY: both point into the live .bss mapping of our skeleton.
-        let (lingering, next_seq) = unsafe { (&*self.lingering, &*self.next_seq) };
+        let lingering = self.bss.atomic_u32(offset_of!(Bss, reader_lingering));
+        let next_seq = self.bss.atomic_u64(offset_of!(Bss, next_seq));
         if self.active {
             self.active = false;
             self.armed = true;
@@ -373,15 +359,13 @@ impl std::fmt::Debug for Tracer {
     }
 }
 
-type LoadOutput = (Loaded, MapHandle, OwnedFd, i32);
+type LoadOutput = (Loaded, MapHandle, OwnedFd);
 
 fn load(opts: &TracerOpts, cgroup: Option<&OwnedFd>) -> Result<LoadOutput> {
-    let storage = ObjectStorage(Box::into_raw(Box::new(MaybeUninit::uninit())));
-    // SAFETY: the slot lives until `storage` drops, which Loaded orders after
-    // the skeleton; on error paths below the skeleton is dropped first too.
-    let slot: &'static mut MaybeUninit<OpenObject> = unsafe { &mut *storage.0 };
+    // The object lives only while loading: see `Loaded`.
+    let mut object = MaybeUninit::<OpenObject>::uninit();
     let mut open = ExectraceSkelBuilder::default()
-        .open(slot)
+        .open(&mut object)
         .map_err(|e| load_error("opening the BPF object", e))?;
 
     let ncpus =
@@ -454,10 +438,38 @@ fn load(opts: &TracerOpts, cgroup: Option<&OwnedFd>) -> Result<LoadOutput> {
     skel.attach()
         .map_err(|e| load_error("attaching the BPF programs", e))?;
 
-    let ring_fd = skel.maps.events.as_fd();
-    let ring = RingReader::new(ring_fd, opts.ring_size as usize)
-        .map_err(|e| Error::io("mapping the ring buffer", e))?;
-    let ring_raw = ring_fd.as_raw_fd();
+    // Keep our own fds of what the tracer uses from now on; the object and
+    // its fds go when `skel` is dropped below (the kernel objects live on,
+    // held by these fds and the links' references).
+    let io = |what: &'static str| move |e| Error::io(what, e);
+    let mut links = Vec::new();
+    for link in [
+        &skel.links.prepare_exec,
+        &skel.links.task_rename_fallback,
+        &skel.links.process_exec,
+        &skel.links.sys_exit,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        // A raw tracepoint link lives while any fd of it is open: dropping
+        // the skeleton closes libbpf's, ours keeps the program attached.
+        links.push(
+            link.as_fd()
+                .try_clone_to_owned()
+                .map_err(io("dup of a link fd"))?,
+        );
+    }
+    let ring_fd = skel
+        .maps
+        .events
+        .as_fd()
+        .try_clone_to_owned()
+        .map_err(io("dup of the ring buffer fd"))?;
+    let ring = RingReader::new(ring_fd.as_fd(), opts.ring_size as usize)
+        .map_err(io("mapping the ring buffer"))?;
+    let bss = SharedMapping::new(skel.maps.bss.as_fd(), size_of::<Bss>())
+        .map_err(io("mapping the program's .bss"))?;
     let drops_map = MapHandle::try_from(&skel.maps.drops)
         .map_err(|e| load_error("opening the drop counter", e))?;
     let prog_fd = skel
@@ -465,30 +477,22 @@ fn load(opts: &TracerOpts, cgroup: Option<&OwnedFd>) -> Result<LoadOutput> {
         .process_exec
         .as_fd()
         .try_clone_to_owned()
-        .map_err(|e| Error::io("dup of the program fd", e))?;
+        .map_err(io("dup of the program fd"))?;
+    drop(skel);
     let linger = (!opts.wakeup_latency.is_zero()).then_some(opts.wakeup_latency);
-    let bss = skel
-        .maps
-        .bss_data
-        .as_deref_mut()
-        .expect("the BPF object has a .bss");
-    let next_seq = std::ptr::addr_of!(bss.next_seq) as *const AtomicU64;
-    let lingering = std::ptr::addr_of!(bss.reader_lingering) as *const AtomicU32;
     Ok((
         Loaded {
+            _links: links,
             ring,
+            _ring_fd: ring_fd,
+            bss,
             timer: sys::timerfd()?,
             linger,
             active: false,
             armed: false,
             consumed: 0,
-            next_seq,
-            lingering,
-            _skel: skel,
-            _storage: storage,
         },
         drops_map,
         prog_fd,
-        ring_raw,
     ))
 }

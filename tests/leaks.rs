@@ -1,11 +1,14 @@
 //! 500 new/close cycles leave fds, kernel objects and memory as they were.
-//! Alone in its test binary so that no other tracer of this process runs.
+//! Alone in its test binary so that no other tracer of this process runs;
+//! its tests count this process's fds, so they take turns (ALONE).
 mod common;
 
 use std::collections::HashSet;
 
 use common::*;
 use exectrace::{Tracer, TracerOpts};
+
+static ALONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd").unwrap().count()
@@ -29,6 +32,7 @@ fn bpf_ids() -> (HashSet<u32>, HashSet<u32>, HashSet<u32>) {
 
 #[test]
 fn five_hundred_cycles_leak_nothing() {
+    let _alone = ALONE.lock().unwrap_or_else(|e| e.into_inner());
     let opts = TracerOpts {
         include_failed: true,
         ..Default::default()
@@ -68,4 +72,35 @@ fn five_hundred_cycles_leak_nothing() {
     assert_eq!(ours(&after.2, &links), 0, "BPF links left behind");
     let grown = rss_kib().saturating_sub(rss);
     assert!(grown < 1024, "RSS grew by {grown} KiB over 500 cycles");
+}
+
+/// Every fd a process holds is copied into each child it spawns and closed
+/// at the child's exec, so a tracer in a process that spawns pays per fd per
+/// exec: it keeps only epoll, eventfd, timerfd, the ring, the drop counter,
+/// its program and one link per attached program.
+#[test]
+fn a_running_tracer_holds_only_the_fds_it_uses() {
+    let _alone = ALONE.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(first) = default_tracer() else {
+        return;
+    };
+    drop(first);
+    for (opts, links) in [
+        (TracerOpts::default(), 2),
+        (
+            TracerOpts {
+                include_failed: true,
+                ..Default::default()
+            },
+            3,
+        ),
+    ] {
+        let before = open_fds();
+        let t = Tracer::new(&opts).unwrap();
+        let held = open_fds() - before;
+        assert_eq!(held, 6 + links, "fds held by a tracer ({opts:?})");
+        t.close();
+        drop(t);
+        assert_eq!(open_fds(), before);
+    }
 }
