@@ -205,21 +205,6 @@ impl Drop for SharedMapping {
     }
 }
 
-pub(crate) fn eventfd() -> Result<OwnedFd> {
-    // SAFETY: plain syscall; the fd is owned on success.
-    let fd = cvt(
-        unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) },
-        "eventfd",
-    )?;
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-}
-
-pub(crate) fn eventfd_signal(fd: &OwnedFd) {
-    let one: u64 = 1;
-    // SAFETY: writes 8 bytes from a valid u64. A full counter (EAGAIN) still reads as signalled.
-    unsafe { libc::write(fd.as_raw_fd(), (&one as *const u64).cast(), 8) };
-}
-
 pub(crate) fn timerfd() -> Result<OwnedFd> {
     // SAFETY: plain syscall; the fd is owned on success.
     let fd = cvt(

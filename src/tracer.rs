@@ -1,7 +1,7 @@
 //! The tracer: load and attach the BPF program, then read events.
 //!
-//! Waiting: the reader sleeps in epoll on three fds: the ring buffer, an
-//! eventfd that `close` signals, and a one-shot timerfd. After draining the
+//! Waiting: the reader sleeps in epoll on two fds: the ring buffer and a
+//! one-shot timerfd, which `close` also sets to fire at once. After draining the
 //! ring the reader arms the timer for `wakeup_latency` and says so in the
 //! program's `reader_lingering` flag; while it is set the program writes
 //! records without waking anyone, and the timer collects them. The reader
@@ -18,7 +18,7 @@ use std::sync::Once;
 use std::time::{Duration, Instant};
 
 use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
-use libbpf_rs::{MapCore, MapFlags, MapHandle, OpenObject, PrintLevel};
+use libbpf_rs::{MapCore, MapFlags, OpenObject, PrintLevel};
 use parking_lot::Mutex;
 
 use crate::error::{Error, Result};
@@ -51,28 +51,28 @@ pub struct Tracer {
     closed: AtomicBool,
     state: Mutex<Option<Loaded>>,
     epoll: OwnedFd,
-    close_fd: OwnedFd,
+    /// The linger timer; `close` sets it to fire at once to wake readers.
+    /// Outside `state`, which a blocked reader holds.
+    timer: OwnedFd,
     events: AtomicU64,
     malformed: AtomicU64,
     /// Kept outside `state` so stats() does not wait for a blocked reader.
-    drops_map: MapHandle,
+    drops: DropCounters,
     prog_fd: OwnedFd,
 }
 
-/// What a running tracer keeps of the BPF object after load: the ring, the
-/// .bss, and the links. libbpf's object (with its map, program and BTF fds)
-/// is closed once attached, because every open fd of a process is copied
-/// into each child it spawns and closed again at its exec: ~0.2 µs per fd
-/// per exec on a 2-core VM when the tracing process spawns the programs.
+/// What a running tracer keeps of the BPF object after load: the links and
+/// mappings of the ring and the .bss (the drop counters and the program's
+/// fd are in `Tracer`). libbpf's object, with its map, program and BTF fds,
+/// is closed once attached: every open fd of a process is copied into each
+/// child it spawns and closed again at the child's exec, ~0.2 µs per fd per
+/// exec on a 2-core VM when the tracing process is the one that spawns.
 struct Loaded {
     /// One per attached program; closing them detaches. Dropped first.
     _links: Vec<OwnedFd>,
     ring: RingReader,
-    /// The ring buffer map: in the epoll set, and mapped by `ring`.
-    _ring_fd: OwnedFd,
     /// The program's .bss: `next_seq` and `reader_lingering`.
     bss: SharedMapping,
-    timer: OwnedFd,
     linger: Option<Duration>,
     /// Records were consumed since the ring was last seen empty.
     active: bool,
@@ -159,21 +159,23 @@ impl Tracer {
         take_libbpf_log();
 
         let cgroup = opts.cgroup.as_deref().map(sys::open_cgroup2).transpose()?;
-        let (loaded, drops_map, prog_fd) = load(opts, cgroup.as_ref())?;
+        let (loaded, ring_fd, drops, prog_fd) = load(opts, cgroup.as_ref())?;
 
         let epoll = sys::epoll_create()?;
-        let close_fd = sys::eventfd()?;
-        sys::epoll_add(&epoll, loaded._ring_fd.as_raw_fd())?;
-        sys::epoll_add(&epoll, close_fd.as_raw_fd())?;
-        sys::epoll_add(&epoll, loaded.timer.as_raw_fd())?;
+        let timer = sys::timerfd()?;
+        // The ring's fd is not kept: `loaded.ring` maps the ring, which holds
+        // its file open, and an epoll entry lasts as long as its file does.
+        sys::epoll_add(&epoll, ring_fd.as_raw_fd())?;
+        drop(ring_fd);
+        sys::epoll_add(&epoll, timer.as_raw_fd())?;
         Ok(Tracer {
             closed: AtomicBool::new(false),
             state: Mutex::new(Some(loaded)),
             epoll,
-            close_fd,
+            timer,
             events: AtomicU64::new(0),
             malformed: AtomicU64::new(0),
-            drops_map,
+            drops,
             prog_fd,
         })
     }
@@ -234,7 +236,10 @@ impl Tracer {
                     }
                 }
             }
-            loaded.ring_drained(|| drops(&self.drops_map));
+            loaded.ring_drained(&self.timer, || self.drops.total());
+            if self.closed.load(Ordering::SeqCst) {
+                return Err(Error::Closed);
+            }
             let wait_ms = match deadline {
                 None => -1,
                 Some(d) => {
@@ -251,24 +256,9 @@ impl Tracer {
 
     /// Counters: events delivered, events dropped in the kernel.
     pub fn stats(&self) -> Stats {
-        let drops = self
-            .drops_map
-            .lookup_percpu(&0u32.to_ne_bytes(), MapFlags::ANY)
-            .ok()
-            .flatten()
-            .map(|per_cpu| {
-                per_cpu
-                    .iter()
-                    .filter_map(|v| {
-                        v.get(..8)
-                            .map(|b| u64::from_ne_bytes(b.try_into().unwrap()))
-                    })
-                    .sum()
-            })
-            .unwrap_or(0);
         Stats {
             events: self.events.load(Ordering::Relaxed),
-            drops,
+            drops: self.drops.total(),
             malformed: self.malformed.load(Ordering::Relaxed),
         }
     }
@@ -276,8 +266,11 @@ impl Tracer {
     /// Detach from the kernel and wake every blocked reader, which returns
     /// [`Error::Closed`]. Returns once no reader is inside. Idempotent.
     pub fn close(&self) {
-        self.closed.store(true, Ordering::Release);
-        sys::eventfd_signal(&self.close_fd);
+        // With the check before epoll_wait in read_with(): a reader either
+        // sees `closed` there or waits with this timer armed (a reader that
+        // re-arms it for its linger does so before that check).
+        self.closed.store(true, Ordering::SeqCst);
+        sys::timerfd_set(&self.timer, Some(Duration::from_nanos(1)));
         let loaded = self.state.lock().take();
         drop(loaded);
     }
@@ -293,18 +286,25 @@ impl Tracer {
     }
 }
 
-/// Events the program could not deliver, summed over CPUs.
-fn drops(map: &MapHandle) -> u64 {
-    map.lookup_percpu(&0u32.to_ne_bytes(), MapFlags::ANY)
-        .ok()
-        .flatten()
-        .map(|per_cpu| {
-            per_cpu
-                .iter()
-                .filter_map(|v| Some(u64::from_ne_bytes(v.get(..8)?.try_into().ok()?)))
-                .sum()
-        })
-        .unwrap_or(0)
+/// The program's per-CPU drop counters, mapped from its `drops` map.
+struct DropCounters {
+    map: SharedMapping,
+    cpus: usize,
+    /// u64s from one CPU's counter to the next (DROP_STRIDE in the program).
+    stride: usize,
+}
+
+impl DropCounters {
+    /// Events the program could not deliver, summed over CPUs.
+    fn total(&self) -> u64 {
+        (0..self.cpus)
+            .map(|cpu| {
+                self.map
+                    .atomic_u64(cpu * self.stride * 8)
+                    .load(Ordering::Relaxed)
+            })
+            .sum()
+    }
 }
 
 impl Loaded {
@@ -312,7 +312,7 @@ impl Loaded {
     /// within `linger` (the timer), with the program's wake-ups off. When
     /// the timer has fired, turn wake-ups back on, then stay lingering while
     /// a numbered record is still on its way, else go idle.
-    fn ring_drained(&mut self, drops: impl FnOnce() -> u64) {
+    fn ring_drained(&mut self, timer: &OwnedFd, drops: impl FnOnce() -> u64) {
         let Some(linger) = self.linger else { return };
         let lingering = self.bss.atomic_u32(offset_of!(Bss, reader_lingering));
         let next_seq = self.bss.atomic_u64(offset_of!(Bss, next_seq));
@@ -320,15 +320,15 @@ impl Loaded {
             self.active = false;
             self.armed = true;
             lingering.store(1, Ordering::Relaxed);
-            sys::timerfd_set(&self.timer, Some(linger));
-        } else if self.armed && sys::timerfd_fired(&self.timer) {
+            sys::timerfd_set(timer, Some(linger));
+        } else if self.armed && sys::timerfd_fired(timer) {
             lingering.store(0, Ordering::SeqCst);
             // Pairs with the program's full barrier between taking a
             // number and reading the flag (see wake_flags()).
             fence(Ordering::SeqCst);
             if next_seq.load(Ordering::SeqCst) > self.consumed + drops() {
                 lingering.store(1, Ordering::Relaxed);
-                sys::timerfd_set(&self.timer, Some(linger));
+                sys::timerfd_set(timer, Some(linger));
             } else {
                 self.armed = false;
             }
@@ -359,7 +359,9 @@ impl std::fmt::Debug for Tracer {
     }
 }
 
-type LoadOutput = (Loaded, MapHandle, OwnedFd);
+/// The running state, the ring's fd (for the epoll set), the drop counters,
+/// the program's fd.
+type LoadOutput = (Loaded, OwnedFd, DropCounters, OwnedFd);
 
 fn load(opts: &TracerOpts, cgroup: Option<&OwnedFd>) -> Result<LoadOutput> {
     // The object lives only while loading: see `Loaded`.
@@ -402,6 +404,12 @@ fn load(opts: &TracerOpts, cgroup: Option<&OwnedFd>) -> Result<LoadOutput> {
     open.maps
         .scratch
         .set_max_entries(ncpus * slots)
+        .map_err(map_err)?;
+    // The program's DROP_STRIDE entries, per CPU.
+    let drop_stride = open.maps.drops.max_entries();
+    open.maps
+        .drops
+        .set_max_entries(ncpus * drop_stride)
         .map_err(map_err)?;
     // The program's COMM_SLOTS entries, per CPU.
     let comm_slots = open.maps.comm_slots.max_entries();
@@ -470,8 +478,12 @@ fn load(opts: &TracerOpts, cgroup: Option<&OwnedFd>) -> Result<LoadOutput> {
         .map_err(io("mapping the ring buffer"))?;
     let bss = SharedMapping::new(skel.maps.bss.as_fd(), size_of::<Bss>())
         .map_err(io("mapping the program's .bss"))?;
-    let drops_map = MapHandle::try_from(&skel.maps.drops)
-        .map_err(|e| load_error("opening the drop counter", e))?;
+    let drops = DropCounters {
+        map: SharedMapping::new(skel.maps.drops.as_fd(), (ncpus * drop_stride) as usize * 8)
+            .map_err(io("mapping the drop counters"))?,
+        cpus: ncpus as usize,
+        stride: drop_stride as usize,
+    };
     let prog_fd = skel
         .progs
         .process_exec
@@ -484,15 +496,14 @@ fn load(opts: &TracerOpts, cgroup: Option<&OwnedFd>) -> Result<LoadOutput> {
         Loaded {
             _links: links,
             ring,
-            _ring_fd: ring_fd,
             bss,
-            timer: sys::timerfd()?,
             linger,
             active: false,
             armed: false,
             consumed: 0,
         },
-        drops_map,
+        ring_fd,
+        drops,
         prog_fd,
     ))
 }
