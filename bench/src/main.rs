@@ -3,6 +3,7 @@
 //!
 //! Run as root through bench/run.sh: `bench/run.sh` (full, ~5 min),
 //! `bench/run.sh --quick` (smoke test), `bench/run.sh --soak 600`.
+mod interleave;
 mod reader;
 mod report;
 mod sys;
@@ -23,6 +24,12 @@ const EXEC_PROG: &str = "process_exec";
 
 struct Plan {
     mode: &'static str,
+    /// Throughput (1): interleaved blocks with 1 and with 2 spawners, and
+    /// the length of one segment.
+    tput_blocks: [usize; 2],
+    tput_seg: Duration,
+    /// Traced runs at full rate (2 spawners) for in-kernel time, reader CPU
+    /// and latency under load (2, 4, 5): rounds, and seconds per run.
     rounds: usize,
     run_secs: f64,
     burst_per_spawner: u64,
@@ -40,7 +47,9 @@ impl Plan {
     fn full() -> Plan {
         Plan {
             mode: "full",
-            rounds: 9,
+            tput_blocks: [30, 80],
+            tput_seg: Duration::from_millis(250),
+            rounds: 3,
             run_secs: 2.0,
             burst_per_spawner: 20_000,
             cost_rounds: 3,
@@ -56,6 +65,8 @@ impl Plan {
     fn quick() -> Plan {
         Plan {
             mode: "quick",
+            tput_blocks: [2, 3],
+            tput_seg: Duration::from_millis(100),
             rounds: 1,
             run_secs: 0.3,
             burst_per_spawner: 2_000,
@@ -78,6 +89,9 @@ struct Args {
     /// Only run a workload for profiling: (seconds, configuration).
     workload: Option<(u64, Conf)>,
     soak_only: Option<u64>,
+    /// Only the throughput comparison (1).
+    throughput_only: bool,
+    blocks: Option<usize>,
     rounds: Option<usize>,
     out: std::path::PathBuf,
 }
@@ -90,7 +104,9 @@ fn usage() -> &'static str {
                       writes results/quick.md and quick.json, not latest.*\n\
      --soak SECONDS   only the soak: highest exec rate with a default tracer for\n\
                       SECONDS, drops and RSS every 10 s (results/soak.md, soak.json)\n\
-     --rounds N       throughput rounds (default 9; quick 1)\n\
+     --throughput     only the exec throughput comparison (1)\n\
+     --blocks N       interleaved throughput blocks with 2 spawners (default 80; quick 3)\n\
+     --rounds N       traced full-rate runs for in-kernel time, reader CPU, latency (default 3; quick 1)\n\
      --out DIR        where latest.md / latest.json go (default: bench/results)\n\
      --workload SECONDS [--config none|defaults|wake-per-event]\n\
                       no measurement: 2 spawners at full rate with a draining reader,\n\
@@ -105,6 +121,8 @@ fn parse_args() -> Res<Args> {
         reader_nice: None,
         workload: None,
         soak_only: None,
+        throughput_only: false,
+        blocks: None,
         rounds: None,
         out: std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("results"),
     };
@@ -120,6 +138,11 @@ fn parse_args() -> Res<Args> {
                     return Err("--soak needs at least 20 seconds (10 s warm-up, then 10 s samples)".into());
                 }
                 a.soak_only = Some(s);
+            }
+            "--throughput" => a.throughput_only = true,
+            "--blocks" => {
+                let v = val("--blocks")?;
+                a.blocks = Some(v.parse().ok().filter(|&n| n > 0).ok_or_else(|| format!("--blocks: bad value {v}"))?);
             }
             "--rounds" => {
                 let v = val("--rounds")?;
@@ -433,7 +456,7 @@ fn traced_run(opts: &TracerOpts, api: Api, tag: &CStr, w: &Work<'_>, collect_lat
 
 // ---------------------------------------------------------------- phases
 
-struct ThroughputRun {
+struct TracedRunRow {
     conf: Conf,
     spawners: usize,
     round: usize,
@@ -452,7 +475,7 @@ struct ThroughputRun {
     foreign: u64,
 }
 
-impl ThroughputRun {
+impl TracedRunRow {
     fn json(&self) -> Json {
         Json::obj()
             .with("config", self.conf.key())
@@ -498,170 +521,70 @@ fn main_bench(args: &Args, plan: &Plan, noop: &Noop, rows: &mut Vec<Row>, detail
     let cal_n = if plan.mode == "quick" { 100 } else { 400 };
     let cal = timed_work(&Work { per_spawner: cal_n, ..work(&noop.path, &tag, 1) })?;
     log(format!(
-        "warm-up: {:.0} exec/s with 1 spawner; throughput runs of {} s, {} rounds",
+        "warm-up: {:.0} exec/s with 1 spawner; traced full-rate runs of {} s, {} rounds",
         cal.rate(),
         plan.run_secs,
         plan.rounds
     ));
 
-    // ---- 1/2/4/5: throughput rounds, A B C A B C ...
-    let confs = [Conf::NoTracer, Conf::Defaults, Conf::WakeEach];
-    let mut runs: Vec<ThroughputRun> = Vec::new();
-    let mut sat_lat: Vec<(Conf, usize, Vec<u64>)> = Vec::new();
+    // ---- 2/4/5: traced runs at full rate (2 spawners), A B A B ...
+    let spawners = 2;
+    let mut runs: Vec<TracedRunRow> = Vec::new();
+    let mut sat_lat: Vec<(Conf, Vec<u64>)> = vec![(Conf::Defaults, Vec::new()), (Conf::WakeEach, Vec::new())];
     let mut prog_names: Vec<String> = Vec::new();
     let mut per_prog: Vec<(Conf, Vec<sys::ProgSample>)> = Vec::new();
     for round in 0..plan.rounds {
-        for spawners in [1usize, 2] {
-            for &conf in &confs {
-let w = Work { duration: Some(Duration::from_secs_f64(plan.run_secs)), ..work(&noop.path, &tag, spawners) };
-                let foreign_before = sys::foreign_exec_progs(&[]);
-                let r = if conf == Conf::NoTracer {
-                    let wo = timed_work(&w)?;
-                    ThroughputRun {
-                        conf,
-                        spawners,
-                        round,
-                        execs: wo.spawned,
-                        wall_s: wo.wall.as_secs_f64(),
-                        rate: wo.rate(),
-                        cpu_ns_per_exec: wo.cpu_per_exec_ns(),
-                        bpf_ns_per_exec: None,
-                        bpf_execs: 0,
-                        reader_cpu_ns_per_event: None,
-                        events: 0,
-                        marked: 0,
-                        drops: 0,
-                        errors: wo.errors,
-                        foreign: foreign_before,
-                    }
-                } else {
-                    let tr = traced_run(&conf.opts(), Api::RustRef, &tag, &w, true)?;
-                    if prog_names.is_empty() {
-                        prog_names = tr.prog_names.clone();
-                    }
-                    per_prog.push((conf, tr.bpf_per_prog.clone()));
-                    let entry = match sat_lat.iter_mut().find(|(c, s, _)| *c == conf && *s == spawners) {
-                        Some(e) => e,
-                        None => {
-                            sat_lat.push((conf, spawners, Vec::new()));
-                            sat_lat.last_mut().unwrap()
-                        }
-                    };
-                    entry.2.extend_from_slice(&tr.reader.latency_ns);
-                    ThroughputRun {
-                        conf,
-                        spawners,
-                        round,
-                        execs: tr.work.spawned,
-                        wall_s: tr.work.wall.as_secs_f64(),
-                        rate: tr.work.rate(),
-                        cpu_ns_per_exec: tr.work.cpu_per_exec_ns(),
-                        bpf_ns_per_exec: (tr.bpf_execs > 0).then(|| tr.bpf_ns as f64 / tr.bpf_execs as f64),
-                        bpf_execs: tr.bpf_execs,
-                        reader_cpu_ns_per_event: (tr.reader.events > 0)
-                            .then(|| tr.reader.cpu_ns as f64 / tr.reader.events as f64),
-                        events: tr.reader.events,
-                        marked: tr.reader.marked,
-                        drops: tr.drops,
-                        errors: tr.work.errors,
-                        foreign: foreign_before,
-                    }
-                };
-                log(format!(
-                    "round {}/{} {} spawner(s) {:<40} {:>8.0} exec/s{}",
-                    round + 1,
-                    plan.rounds,
-                    spawners,
-                    conf.label(),
-                    r.rate,
-                    r.bpf_ns_per_exec.map(|v| format!("  bpf {v:.0} ns/exec")).unwrap_or_default()
-                ));
-                runs.push(r);
+        for (conf, lat) in sat_lat.iter_mut() {
+            let conf = *conf;
+            let w = Work { duration: Some(Duration::from_secs_f64(plan.run_secs)), ..work(&noop.path, &tag, spawners) };
+            let foreign_before = sys::foreign_exec_progs(&[]);
+            let tr = traced_run(&conf.opts(), Api::RustRef, &tag, &w, true)?;
+            if prog_names.is_empty() {
+                prog_names = tr.prog_names.clone();
             }
+            per_prog.push((conf, tr.bpf_per_prog.clone()));
+            lat.extend_from_slice(&tr.reader.latency_ns);
+            let r = TracedRunRow {
+                conf,
+                spawners,
+                round,
+                execs: tr.work.spawned,
+                wall_s: tr.work.wall.as_secs_f64(),
+                rate: tr.work.rate(),
+                cpu_ns_per_exec: tr.work.cpu_per_exec_ns(),
+                bpf_ns_per_exec: (tr.bpf_execs > 0).then(|| tr.bpf_ns as f64 / tr.bpf_execs as f64),
+                bpf_execs: tr.bpf_execs,
+                reader_cpu_ns_per_event: (tr.reader.events > 0)
+                    .then(|| tr.reader.cpu_ns as f64 / tr.reader.events as f64),
+                events: tr.reader.events,
+                marked: tr.reader.marked,
+                drops: tr.drops,
+                errors: tr.work.errors,
+                foreign: foreign_before,
+            };
+            log(format!(
+                "round {}/{} {spawners} spawners {:<40} {:>8.0} exec/s{}",
+                round + 1,
+                plan.rounds,
+                conf.label(),
+                r.rate,
+                r.bpf_ns_per_exec.map(|v| format!("  bpf {v:.0} ns/exec")).unwrap_or_default()
+            ));
+            runs.push(r);
         }
     }
     let foreign_runs = runs.iter().filter(|r| r.foreign > 0).count();
     if foreign_runs > 0 {
         notes.push(format!(
             "Other exectrace tracers (not this benchmark's: e.g. tests running at the same time) were loaded at the start of \
-             {foreign_runs} of {} throughput runs; their programs also run on every exec, in every configuration.",
+             {foreign_runs} of {} traced full-rate runs; their programs also run on every exec, in every configuration.",
             runs.len()
         ));
     }
-    let med_rate = |c: Conf, s: usize| median(&runs.iter().filter(|r| r.conf == c && r.spawners == s).map(|r| r.rate).collect::<Vec<_>>());
-    // Paired ratio: each traced run against the no-tracer run of the same round.
-    let paired = |c: Conf, s: usize| {
-        let v: Vec<f64> = runs
-            .iter()
-            .filter(|r| r.conf == c && r.spawners == s)
-            .filter_map(|r| {
-                runs.iter()
-                    .find(|b| b.conf == Conf::NoTracer && b.spawners == s && b.round == r.round)
-                    .map(|b| r.rate / b.rate)
-            })
-            .collect();
-        median(&v)
-    };
-    let med_cpu = |c: Conf, s: usize| {
-        median(&runs.iter().filter(|r| r.conf == c && r.spawners == s).map(|r| r.cpu_ns_per_exec).collect::<Vec<_>>())
-    };
-    let mut tput_json = Json::obj();
-    for s in [1usize, 2] {
-        let base = med_rate(Conf::NoTracer, s);
-        let base_cpu = med_cpu(Conf::NoTracer, s);
-        rows.push(row(
-            "1",
-            &format!("Exec throughput, {s} spawner{}", if s > 1 { "s" } else { "" }),
-            Conf::NoTracer.label(),
-            format!("{} exec/s (median of {}); CPU {:.1} µs/exec", thousands(base as u64), plan.rounds, base_cpu / 1000.0),
-            "",
-            Verdict::Info,
-            Json::obj().with("execs_per_s", base).with("cpu_ns_per_exec", base_cpu),
-        ));
-        let mut sj = Json::obj().with("no_tracer_execs_per_s", base).with("no_tracer_cpu_ns_per_exec", base_cpu);
-        for c in [Conf::Defaults, Conf::WakeEach] {
-            let m = med_rate(c, s);
-            let ratio = m / base;
-            let pr = paired(c, s);
-            let cpu = med_cpu(c, s);
-            // Both the ratio of medians and the median of per-round ratios
-            // must reach the target: one alone is easily flattered by noise.
-            let (target, verdict) = if s == 2 && c == Conf::Defaults {
-                ("≥ 99% of no tracer (median ratio and paired ratio)", Verdict::of(ratio >= 0.99 && pr >= 0.99))
-            } else {
-                ("", Verdict::Info)
-            };
-            rows.push(row(
-                "1",
-                &format!("Exec throughput, {s} spawner{}", if s > 1 { "s" } else { "" }),
-                c.label(),
-                format!(
-                    "{} exec/s = {:.1}% (paired per round: {:.1}%); CPU {:.1} µs/exec = {:+.1}%",
-                    thousands(m as u64),
-                    ratio * 100.0,
-                    pr * 100.0,
-                    cpu / 1000.0,
-                    (cpu / base_cpu - 1.0) * 100.0
-                ),
-                target,
-                verdict,
-                Json::obj()
-                    .with("execs_per_s", m)
-                    .with("ratio", ratio)
-                    .with("paired_ratio_median", pr)
-                    .with("cpu_ns_per_exec", cpu)
-                    .with("cpu_ratio", cpu / base_cpu),
-            ));
-            sj.push(&format!("{}_cpu_ns_per_exec", c.key()), cpu);
-            sj.push(&format!("{}_execs_per_s", c.key()), m);
-            sj.push(&format!("{}_ratio", c.key()), ratio);
-            sj.push(&format!("{}_paired_ratio", c.key()), pr);
-        }
-        tput_json.push(&format!("spawners_{s}"), sj);
-    }
-    tput_json.push("seconds_per_run", plan.run_secs);
-    tput_json.push("runs", Json::Arr(runs.iter().map(|r| r.json()).collect()));
-    details.push("throughput", tput_json);
+    let mut runs_json = Json::obj();
+    runs_json.push("seconds_per_run", plan.run_secs);
+    runs_json.push("runs", Json::Arr(runs.iter().map(|r| r.json()).collect()));
+    details.push("traced_runs", runs_json);
 
     // ---- 2. in-kernel cost per exec
     let mut kern_json = Json::obj().with("programs", prog_names.clone());
@@ -909,14 +832,14 @@ let w = Work { duration: Some(Duration::from_secs_f64(plan.run_secs)), ..work(&n
         let m = median(&v);
         rows.push(row(
             "4",
-            "Reader CPU per event (throughput runs)",
+            "Reader CPU per event (full-rate runs, 2 spawners)",
             &format!("Rust read_with, {}", c.label()),
             format!("{:.2} µs (median of {} runs)", m / 1000.0, v.len()),
             "",
             Verdict::Info,
             Json::obj().with("ns_per_event_median", m),
         ));
-        cost_json.push(&format!("throughput_runs_{}", c.key()), m);
+        cost_json.push(&format!("full_rate_runs_{}", c.key()), m);
     }
     details.push("reader_cpu", cost_json);
 
@@ -959,7 +882,7 @@ let w = Work { duration: Some(Duration::from_secs_f64(plan.run_secs)), ..work(&n
             Json::obj().with("p50_ns", p50).with("p99_ns", p99).with("max_ns", max).with("samples", n).with("histogram", histogram(lat)),
         );
     }
-    for (conf, spawners, lat) in sat_lat.iter_mut().filter(|(_, s, _)| *s == 2) {
+    for (conf, lat) in sat_lat.iter_mut() {
         let n = lat.len();
         let p50 = pct(lat, 0.50);
         let p99 = pct(lat, 0.99);
@@ -977,14 +900,6 @@ let w = Work { duration: Some(Duration::from_secs_f64(plan.run_secs)), ..work(&n
         lat_json.push(
             &format!("load_{}", conf.key()),
             Json::obj().with("p50_ns", p50).with("p99_ns", p99).with("max_ns", max).with("samples", n).with("histogram", histogram(lat)),
-        );
-    }
-    for (conf, spawners, lat) in sat_lat.iter_mut().filter(|(_, s, _)| *s == 1) {
-        let p50 = pct(lat, 0.50);
-        let p99 = pct(lat, 0.99);
-        lat_json.push(
-            &format!("load_{}_spawner_{}", conf.key(), spawners),
-            Json::obj().with("p50_ns", p50).with("p99_ns", p99).with("samples", lat.len()),
         );
     }
     details.push("latency", lat_json);
@@ -1219,6 +1134,86 @@ fn soak(noop: &Noop, secs: u64, interval: u64) -> Res<Soak> {
     Ok(Soak { secs, interval, samples, rate: w.rate(), errors: w.errors })
 }
 
+// ---------------------------------------------------------------- 1. throughput
+
+/// Exec throughput with and without a tracer (see interleave.rs for the
+/// method), with 1 and 2 spawners. Runs while kernel.bpf_stats_enabled is
+/// still off: the statistics would slow every traced exec.
+fn throughput(plan: &Plan, noop: &Noop, rows: &mut Vec<Row>, details: &mut Json, notes: &mut Vec<String>) -> Res<()> {
+    let arms = [
+        interleave::Arm { label: Conf::NoTracer.label().into(), opts: None },
+        interleave::Arm { label: "no tracer, again (A/A: the method's own error)".into(), opts: None },
+        interleave::Arm { label: Conf::Defaults.label().into(), opts: Some(Conf::Defaults.opts()) },
+        interleave::Arm { label: Conf::WakeEach.label().into(), opts: Some(Conf::WakeEach.opts()) },
+    ];
+    let mut json = Json::obj().with("segment_ms", plan.tput_seg.as_millis() as u64);
+    for (spawners, blocks) in [1usize, 2].into_iter().zip(plan.tput_blocks) {
+        let item = format!("Exec throughput, {spawners} spawner{}", if spawners > 1 { "s" } else { "" });
+        log(format!(
+            "throughput, {spawners} spawner(s): {blocks} blocks of {} x {} ms segments",
+            arms.len(),
+            plan.tput_seg.as_millis()
+        ));
+        let out = interleave::run(&noop.path, spawners, &arms, blocks, plan.tput_seg)?;
+        let (base_rate, base_cpu) = out.medians(0);
+        let mut sj = Json::obj().with("blocks", blocks);
+        for (i, arm) in arms.iter().enumerate() {
+            let (rate, cpu) = out.medians(i);
+            let (value, target, verdict, data) = if i == 0 {
+                (
+                    format!("{} exec/s; CPU {:.1} µs/exec (medians of {blocks} segments)", thousands(rate as u64), cpu / 1000.0),
+                    String::new(),
+                    Verdict::Info,
+                    Json::obj().with("execs_per_s", rate).with("cpu_ns_per_exec", cpu),
+                )
+            } else {
+                let r = out.rate_ratio(i);
+                let c = out.cpu_ratio(i);
+                let (target, verdict) = if spawners == 2 && arm.opts.as_ref().is_some_and(|o| !o.wakeup_latency.is_zero()) {
+                    ("≥ 99% of no tracer (median of paired ratios)".to_string(), Verdict::of(r.median >= 0.99))
+                } else {
+                    (String::new(), Verdict::Info)
+                };
+                (
+                    format!(
+                        "{} exec/s = {} of no tracer; CPU per exec {}",
+                        thousands(rate as u64),
+                        r.text_pct(),
+                        c.text_pct()
+                    ),
+                    target,
+                    verdict,
+                    Json::obj()
+                        .with("execs_per_s", rate)
+                        .with("cpu_ns_per_exec", cpu)
+                        .with("rate_ratio", r.median)
+                        .with("rate_ratio_ci95", vec![r.lo, r.hi])
+                        .with("cpu_ratio", c.median)
+                        .with("cpu_ratio_ci95", vec![c.lo, c.hi]),
+                )
+            };
+            log(format!("  {:<48} {value}", arm.label));
+            rows.push(row("1", &item, &arm.label, value, &target, verdict, data.clone()));
+            sj.push(&format!("arm_{i}"), data.with("label", arm.label.clone()));
+            let per_block: Vec<f64> = out.segments[i].iter().map(|s| s.rate()).collect();
+            sj.push(&format!("arm_{i}_segment_execs_per_s"), per_block);
+        }
+        json.push(&format!("spawners_{spawners}"), sj.with("no_tracer_execs_per_s", base_rate).with("no_tracer_cpu_ns_per_exec", base_cpu));
+    }
+    details.push("throughput", json);
+    notes.push(format!(
+        "Throughput: the spawners run without a break while the configurations take turns in {} ms segments \
+         (a tracer is created before its segment and closed after it, outside the timed window), in blocks of one \
+         segment each whose order alternates (A B C D, D C B A, ...). A ratio is the median over blocks of the \
+         configuration's rate (or CPU per exec) over the no-tracer rate of the same block, with a bootstrap 95% \
+         interval in brackets. The A/A row compares no tracer with itself: how far the method can be trusted here. \
+         CPU per exec counts this process (spawners and the reader) and its reaped children (the execs, with the BPF \
+         programs in them), without time stolen by the hypervisor. kernel.bpf_stats_enabled is off for these runs.",
+        plan.tput_seg.as_millis()
+    ));
+    Ok(())
+}
+
 // ---------------------------------------------------------------- workload only
 
 fn profile_workload(noop: &Noop, secs: u64, conf: Conf) -> Res<()> {
@@ -1284,12 +1279,17 @@ fn run() -> Res<()> {
         return profile_workload(&noop, secs, conf);
     }
     log(format!("no-op binary: {} ({} bytes)", noop.path.to_string_lossy(), noop.size()));
-    let guard = sys::BpfStatsGuard::enable()?;
-    log(format!("kernel.bpf_stats_enabled=1 for the run (was {}, restored at exit)", guard.old));
-
+    if let Some(b) = args.blocks {
+        plan.tput_blocks[1] = b;
+    }
     let mut rows = Vec::new();
     let mut details = Json::obj();
     let mut notes = Vec::new();
+    if args.soak_only.is_none() {
+        throughput(&plan, &noop, &mut rows, &mut details, &mut notes)?;
+    }
+    let guard = sys::BpfStatsGuard::enable()?;
+    log(format!("kernel.bpf_stats_enabled=1 for the rest of the run (was {}, restored at exit)", guard.old));
     let soak_only = args.soak_only;
     let title;
     if let Some(secs) = soak_only {
@@ -1297,6 +1297,8 @@ fn run() -> Res<()> {
         let s = soak(&noop, secs, 10)?;
         rows.push(s.row(false));
         details.push("soak", s.json());
+    } else if args.throughput_only {
+        title = format!("exectrace benchmark ({}, throughput only)", plan.mode);
     } else {
         title = format!("exectrace benchmark ({})", plan.mode);
         main_bench(&args, &plan, &noop, &mut rows, &mut details, &mut notes)?;
@@ -1325,14 +1327,9 @@ fn run() -> Res<()> {
             meta.insert(2, ("commit".into(), rev));
         }
     }
-    if soak_only.is_none() {
-        notes.push(format!(
-            "Throughput: {} rounds; in each, 1 then 2 spawners, configurations in the order no tracer → defaults → wake per event; \
-             ratios are of medians, the paired figure is the median of per-round ratios.",
-            plan.rounds
-        ));
+    if soak_only.is_none() && !args.throughput_only {
         notes.push(
-            "In-kernel time: kernel.bpf_stats_enabled run_time_ns of all the tracer's programs over the timed runs, divided by \
+            "In-kernel time: kernel.bpf_stats_enabled run_time_ns of all the tracer's programs over the traced full-rate runs, divided by \
              process_exec's run count (every exec on the host, not only ours)."
                 .into(),
         );

@@ -1,0 +1,178 @@
+//! Exec throughput of several configurations, compared in many short,
+//! interleaved segments.
+//!
+//! On a shared VM the exec rate drifts by several percent from one second to
+//! the next, so a few long runs per configuration cannot resolve a 1%
+//! difference, and a fixed order (A then B) biases it. Here the spawners run
+//! without a break while the configurations take turns in short segments: a
+//! tracer is created before its segment and closed after it, outside the
+//! timed window. Blocks hold one segment per configuration, in an order that
+//! alternates (A B C, C B A, ...) so that a drift within a block favours no
+//! one. Each configuration is compared with the first (no tracer) of the same
+//! block; the result is the median of those per-block ratios with a
+//! bootstrap 95% confidence interval. A second no-tracer configuration
+//! measures the method itself: its ratio should be 1, within its interval.
+use std::ffi::CStr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use exectrace::TracerOpts;
+
+use crate::reader::{Api, Progress, Reader, ReaderCfg};
+use crate::sys::{self, Res};
+
+/// One configuration taking part: `opts` `None` runs without a tracer.
+pub struct Arm {
+    pub label: String,
+    pub opts: Option<TracerOpts>,
+}
+
+/// One timed segment of one configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct Segment {
+    pub execs: u64,
+    pub secs: f64,
+    /// CPU of this process (spawners, reader) and its reaped children (the
+    /// execs, with the BPF programs that run in them), ns. Excludes time
+    /// stolen by the hypervisor.
+    pub cpu_ns: u64,
+}
+
+impl Segment {
+    pub fn rate(&self) -> f64 {
+        self.execs as f64 / self.secs
+    }
+    pub fn cpu_per_exec(&self) -> f64 {
+        self.cpu_ns as f64 / self.execs.max(1) as f64
+    }
+}
+
+/// A median over blocks and its bootstrap 95% interval.
+#[derive(Debug, Clone, Copy)]
+pub struct Estimate {
+    pub median: f64,
+    pub lo: f64,
+    pub hi: f64,
+}
+
+impl Estimate {
+    pub fn text_pct(&self) -> String {
+        format!("{:.1}% [{:.1}, {:.1}]", self.median * 100.0, self.lo * 100.0, self.hi * 100.0)
+    }
+}
+
+/// `segments[arm][block]`.
+pub struct Outcome {
+    pub segments: Vec<Vec<Segment>>,
+}
+
+impl Outcome {
+    /// Per block, `f(arm) / f(arm 0)`.
+    fn ratios(&self, arm: usize, f: impl Fn(&Segment) -> f64) -> Vec<f64> {
+        self.segments[arm].iter().zip(&self.segments[0]).map(|(a, b)| f(a) / f(b)).collect()
+    }
+
+    /// Exec rate relative to arm 0 (no tracer), per block.
+    pub fn rate_ratio(&self, arm: usize) -> Estimate {
+        estimate(&self.ratios(arm, Segment::rate))
+    }
+
+    /// CPU per exec relative to arm 0, per block.
+    pub fn cpu_ratio(&self, arm: usize) -> Estimate {
+        estimate(&self.ratios(arm, Segment::cpu_per_exec))
+    }
+
+    /// Median exec rate and CPU per exec of an arm over its segments.
+    pub fn medians(&self, arm: usize) -> (f64, f64) {
+        let s = &self.segments[arm];
+        (
+            crate::median(&s.iter().map(Segment::rate).collect::<Vec<_>>()),
+            crate::median(&s.iter().map(Segment::cpu_per_exec).collect::<Vec<_>>()),
+        )
+    }
+}
+
+/// Median of `v` and a percentile-bootstrap 95% interval of it. Fixed seed:
+/// the same data give the same interval.
+pub fn estimate(v: &[f64]) -> Estimate {
+    let median = crate::median(v);
+    if v.len() < 2 {
+        return Estimate { median, lo: median, hi: median };
+    }
+    const RESAMPLES: usize = 2000;
+    let mut rng = 0x2545_f491_4f6c_dd1du64;
+    let mut sample = vec![0.0; v.len()];
+    let mut medians = Vec::with_capacity(RESAMPLES);
+    for _ in 0..RESAMPLES {
+        for x in sample.iter_mut() {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            *x = v[(rng % v.len() as u64) as usize];
+        }
+        medians.push(crate::median(&sample));
+    }
+    medians.sort_by(|a, b| a.total_cmp(b));
+    Estimate { median, lo: medians[RESAMPLES * 25 / 1000], hi: medians[RESAMPLES * 975 / 1000] }
+}
+
+/// From a tracer's start to its timed window. For ~50 ms after
+/// `Tracer::new` returns, execs run ~25% slower, then a few % slower until
+/// ~250 ms (measured here in 25 ms bins, tracer vs none, 2 spawners): an
+/// after-effect of loading, which a user pays once, not a cost per exec.
+/// Without this wait a 250 ms segment would count a good part of it.
+const SETTLE: Duration = Duration::from_millis(300);
+
+/// `blocks` blocks of one `seg`-long segment per arm, with `spawners`
+/// spawners execing `noop` without a break.
+pub fn run(noop: &CStr, spawners: usize, arms: &[Arm], blocks: usize, seg: Duration) -> Res<Outcome> {
+    let tag = crate::marker("tput");
+    let stop = AtomicBool::new(false);
+    let done = AtomicU64::new(0);
+    let w = crate::Work { stop: Some(&stop), done: Some(&done), ..crate::work(noop, &tag, spawners) };
+    let mut segments: Vec<Vec<Segment>> = arms.iter().map(|_| Vec::with_capacity(blocks)).collect();
+    std::thread::scope(|s| -> Res<()> {
+        let load = s.spawn(|| crate::run_work(&w));
+        let res = (|| -> Res<()> {
+            for block in 0..blocks {
+                let order: Vec<usize> =
+                    if block % 2 == 0 { (0..arms.len()).collect() } else { (0..arms.len()).rev().collect() };
+                for i in order {
+                    segments[i].push(segment(&arms[i], &done, seg)?);
+                }
+            }
+            Ok(())
+        })();
+        stop.store(true, Ordering::Relaxed);
+        let work = load.join().map_err(|_| "the spawners panicked".to_string())?;
+        res?;
+        let work = work?;
+        match work.errors {
+            0 => Ok(()),
+            n => Err(format!("{n} spawn errors: {}", work.first_error.unwrap_or_default())),
+        }
+    })?;
+    Ok(Outcome { segments })
+}
+
+fn segment(arm: &Arm, done: &AtomicU64, seg: Duration) -> Res<Segment> {
+    let reader = match &arm.opts {
+        Some(o) => {
+            let cfg = ReaderCfg { api: Api::RustRef, marker: Vec::new(), collect_latency: false, seq_cap: 0 };
+            Some(Reader::start(o, cfg, Arc::new(Progress::default()))?)
+        }
+        None => None,
+    };
+    if reader.is_some() {
+        std::thread::sleep(SETTLE);
+    }
+    let (n0, t0, c0) = (done.load(Ordering::Relaxed), Instant::now(), sys::process_cpu_ns());
+    std::thread::sleep(seg);
+    let (n1, t1, c1) = (done.load(Ordering::Relaxed), Instant::now(), sys::process_cpu_ns());
+    if let Some(r) = reader {
+        r.finish()?;
+    }
+    Ok(Segment { execs: n1 - n0, secs: (t1 - t0).as_secs_f64(), cpu_ns: c1 - c0 })
+}
+
