@@ -103,21 +103,26 @@ fn is_helper_exec(ev: &Event) -> bool {
 
 /// Run to completion; returns the child's pid.
 pub fn run(cmd: &mut Command) -> u32 {
-    let mut child = cmd
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
+    let mut child = spawn(cmd);
     let pid = child.id();
     child.wait().expect("wait");
     pid
 }
 
+/// Spawn with output discarded. A file a test just wrote can be refused
+/// with ETXTBSY for a moment: a child another test thread forks meanwhile
+/// holds the writer's fd until its own exec. Retried, as Go's os/exec does.
 pub fn spawn(cmd: &mut Command) -> Child {
-    cmd.stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn")
+    cmd.stdout(Stdio::null()).stderr(Stdio::null());
+    for _ in 0..100 {
+        match cmd.spawn() {
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) => {
+                std::thread::sleep(Duration::from_millis(10))
+            }
+            r => return r.expect("spawn"),
+        }
+    }
+    cmd.spawn().expect("spawn")
 }
 
 /// Run with the given name (prctl PR_SET_NAME) and ids before exec.
