@@ -8,80 +8,56 @@
 //! record starts with an 8-byte header: u32 length with BUSY/DISCARD bits, u32
 //! page offset.
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd};
-use std::ptr::NonNull;
+use std::os::fd::BorrowedFd;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+use crate::sys::{page_size, SharedMapping};
 
 const BUSY_BIT: u32 = 1 << 31;
 const DISCARD_BIT: u32 = 1 << 30;
 const HDR_SZ: u64 = 8;
 
 pub(crate) struct RingReader {
-    consumer: NonNull<u8>,
-    producer: NonNull<u8>,
+    /// Page 0: the consumer position, ours to write.
+    consumer: SharedMapping,
+    /// The producer position's page, then the data pages twice.
+    producer: SharedMapping,
     data: *const u8,
     mask: u64,
-    page: usize,
     size: usize,
     /// Bytes of the record handed out by `peek`, consumed by `advance`.
     pending: u64,
 }
 
-// SAFETY: the mappings are owned by this value and only touched through
-// &mut self (or atomics); the kernel side is the only other party.
+// SAFETY: `data` points into `producer`, owned by this value; records are
+// only touched through &mut self, positions atomically.
 unsafe impl Send for RingReader {}
 
 impl RingReader {
-    /// Map the ring buffer behind `fd`, whose data area is `size` bytes.
+    /// Map the ring buffer behind `fd`, whose data area is `size` bytes,
+    /// with the sizes the kernel's ringbuf_map_mmap_kern()/_user() accept.
     pub(crate) fn new(fd: BorrowedFd<'_>, size: usize) -> io::Result<Self> {
-        let page = crate::sys::page_size();
-        // SAFETY: plain mmap calls on a ring-buffer map fd, with the sizes the
-        // kernel's ringbuf_map_mmap_kern()/_user() accept; results checked.
-        unsafe {
-            let consumer = libc::mmap(
-                std::ptr::null_mut(),
-                page,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED,
-                fd.as_raw_fd(),
-                0,
-            );
-            if consumer == libc::MAP_FAILED {
-                return Err(io::Error::last_os_error());
-            }
-            let producer = libc::mmap(
-                std::ptr::null_mut(),
-                page + 2 * size,
-                libc::PROT_READ,
-                libc::MAP_SHARED,
-                fd.as_raw_fd(),
-                page as libc::off_t,
-            );
-            if producer == libc::MAP_FAILED {
-                let err = io::Error::last_os_error();
-                libc::munmap(consumer, page);
-                return Err(err);
-            }
-            Ok(RingReader {
-                consumer: NonNull::new_unchecked(consumer.cast()),
-                producer: NonNull::new_unchecked(producer.cast()),
-                data: producer.cast::<u8>().add(page),
-                mask: size as u64 - 1,
-                page,
-                size,
-                pending: 0,
-            })
-        }
+        let page = page_size();
+        let consumer = SharedMapping::new(fd, 0, page, true)?;
+        let producer = SharedMapping::new(fd, page, page + 2 * size, false)?;
+        // SAFETY: the data area starts one page into the producer mapping.
+        let data = unsafe { producer.as_ptr().add(page) };
+        Ok(RingReader {
+            consumer,
+            producer,
+            data,
+            mask: size as u64 - 1,
+            size,
+            pending: 0,
+        })
     }
 
     fn consumer_pos(&self) -> &AtomicU64 {
-        // SAFETY: page-aligned u64 inside our live mapping.
-        unsafe { &*(self.consumer.as_ptr() as *const AtomicU64) }
+        self.consumer.atomic_u64(0)
     }
 
     fn producer_pos(&self) -> &AtomicU64 {
-        // SAFETY: as above.
-        unsafe { &*(self.producer.as_ptr() as *const AtomicU64) }
+        self.producer.atomic_u64(0)
     }
 
     /// The next committed record, without consuming it (call `advance` once
@@ -128,15 +104,5 @@ impl RingReader {
         self.consumer_pos()
             .store(cons + self.pending, Ordering::Release);
         self.pending = 0;
-    }
-}
-
-impl Drop for RingReader {
-    fn drop(&mut self) {
-        // SAFETY: unmapping exactly what new() mapped.
-        unsafe {
-            libc::munmap(self.consumer.as_ptr().cast(), self.page);
-            libc::munmap(self.producer.as_ptr().cast(), self.page + 2 * self.size);
-        }
     }
 }

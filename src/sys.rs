@@ -140,30 +140,42 @@ pub(crate) fn open_cgroup2(path: &Path) -> Result<OwnedFd> {
     Ok(fd)
 }
 
-/// A shared read-write mapping of a BPF map's value area (an mmapable
-/// array such as the program's .bss), unmapped on drop.
+/// A shared mapping of a BPF map (an mmapable array such as the program's
+/// .bss, or a ring buffer's pages), unmapped on drop.
 pub(crate) struct SharedMapping {
     addr: std::ptr::NonNull<u8>,
     len: usize,
 }
 
-// SAFETY: the mapping is owned by this value; users access it atomically.
+// SAFETY: the mapping is owned by this value; users access it atomically
+// or, for a ring's committed records, read-only.
 unsafe impl Send for SharedMapping {}
 unsafe impl Sync for SharedMapping {}
 
 impl SharedMapping {
-    /// Map the first `len` bytes (rounded up to pages) of the map behind `fd`.
-    pub(crate) fn new(fd: std::os::fd::BorrowedFd<'_>, len: usize) -> io::Result<Self> {
+    /// Map `len` bytes (rounded up to pages) of the map behind `fd`, from
+    /// byte `offset` (page-aligned), read-write or read-only.
+    pub(crate) fn new(
+        fd: std::os::fd::BorrowedFd<'_>,
+        offset: usize,
+        len: usize,
+        writable: bool,
+    ) -> io::Result<Self> {
         let len = len.max(1).next_multiple_of(page_size());
+        let prot = if writable {
+            libc::PROT_READ | libc::PROT_WRITE
+        } else {
+            libc::PROT_READ
+        };
         // SAFETY: a fresh shared mapping of the fd; the result is checked.
         let addr = unsafe {
             libc::mmap(
                 std::ptr::null_mut(),
                 len,
-                libc::PROT_READ | libc::PROT_WRITE,
+                prot,
                 libc::MAP_SHARED,
                 fd.as_raw_fd(),
-                0,
+                offset as libc::off_t,
             )
         };
         if addr == libc::MAP_FAILED {
@@ -173,6 +185,11 @@ impl SharedMapping {
             addr: std::ptr::NonNull::new(addr.cast()).expect("mmap does not return NULL"),
             len,
         })
+    }
+
+    /// The start of the mapping.
+    pub(crate) fn as_ptr(&self) -> *const u8 {
+        self.addr.as_ptr()
     }
 
     /// The u64 at byte `offset`, shared with the BPF program.

@@ -450,6 +450,7 @@ fn load(opts: &TracerOpts, cgroup: Option<&OwnedFd>) -> Result<LoadOutput> {
     // its fds go when `skel` is dropped below (the kernel objects live on,
     // held by these fds and the links' references).
     let io = |what: &'static str| move |e| Error::io(what, e);
+    let dup = |fd: BorrowedFd<'_>, what| fd.try_clone_to_owned().map_err(io(what));
     let mut links = Vec::new();
     for link in [
         &skel.links.prepare_exec,
@@ -462,34 +463,25 @@ fn load(opts: &TracerOpts, cgroup: Option<&OwnedFd>) -> Result<LoadOutput> {
     {
         // A raw tracepoint link lives while any fd of it is open: dropping
         // the skeleton closes libbpf's, ours keeps the program attached.
-        links.push(
-            link.as_fd()
-                .try_clone_to_owned()
-                .map_err(io("dup of a link fd"))?,
-        );
+        links.push(dup(link.as_fd(), "dup of a link fd")?);
     }
-    let ring_fd = skel
-        .maps
-        .events
-        .as_fd()
-        .try_clone_to_owned()
-        .map_err(io("dup of the ring buffer fd"))?;
+    let ring_fd = dup(skel.maps.events.as_fd(), "dup of the ring buffer fd")?;
     let ring = RingReader::new(ring_fd.as_fd(), opts.ring_size as usize)
         .map_err(io("mapping the ring buffer"))?;
-    let bss = SharedMapping::new(skel.maps.bss.as_fd(), size_of::<Bss>())
+    let bss = SharedMapping::new(skel.maps.bss.as_fd(), 0, size_of::<Bss>(), true)
         .map_err(io("mapping the program's .bss"))?;
     let drops = DropCounters {
-        map: SharedMapping::new(skel.maps.drops.as_fd(), (ncpus * drop_stride) as usize * 8)
-            .map_err(io("mapping the drop counters"))?,
+        map: SharedMapping::new(
+            skel.maps.drops.as_fd(),
+            0,
+            (ncpus * drop_stride) as usize * 8,
+            false,
+        )
+        .map_err(io("mapping the drop counters"))?,
         cpus: ncpus as usize,
         stride: drop_stride as usize,
     };
-    let prog_fd = skel
-        .progs
-        .process_exec
-        .as_fd()
-        .try_clone_to_owned()
-        .map_err(io("dup of the program fd"))?;
+    let prog_fd = dup(skel.progs.process_exec.as_fd(), "dup of the program fd")?;
     drop(skel);
     let linger = (!opts.wakeup_latency.is_zero()).then_some(opts.wakeup_latency);
     Ok((
