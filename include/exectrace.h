@@ -315,7 +315,8 @@ extern "C" {
  * or another -errno from loading the BPF program. `exectrace_last_error`
  * says which.
  *
- * Thread-safe.
+ * Thread-safe. Asynchronous signals to the calling thread are held back
+ * while the kernel verifies the program (milliseconds), then delivered.
  */
 int exectrace_new(const struct exectrace_opts *opts, struct exectrace **out);
 

@@ -294,7 +294,8 @@ fn opts_from_c(o: &exectrace_opts) -> Result<TracerOpts, c_int> {
 /// or another -errno from loading the BPF program. `exectrace_last_error`
 /// says which.
 ///
-/// Thread-safe.
+/// Thread-safe. Asynchronous signals to the calling thread are held back
+/// while the kernel verifies the program (milliseconds), then delivered.
 #[no_mangle]
 pub unsafe extern "C" fn exectrace_new(
     opts: *const exectrace_opts,

@@ -295,3 +295,45 @@ pub(crate) fn epoll_wait(ep: &OwnedFd, timeout_ms: i32) -> Result<()> {
     }
     Ok(())
 }
+
+/// Holds back asynchronous signals on the calling thread while alive. The
+/// verifier gives up with EAGAIN whenever the loading thread has a signal
+/// pending, and a process that spawns children may get a SIGCHLD every few
+/// microseconds (glibc's posix_spawn blocks signals while it spawns, so a
+/// child that exits meanwhile queues one); libbpf's five tries then all
+/// fail. Signals raised by faults are left alone: blocked, they would kill.
+pub(crate) struct SignalsHeld {
+    old: libc::sigset_t,
+}
+
+impl SignalsHeld {
+    pub(crate) fn new() -> SignalsHeld {
+        // SAFETY: sigset_t is plain data, initialised by sigfillset and
+        // written by pthread_sigmask; the signal numbers are valid.
+        unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            let mut old: libc::sigset_t = std::mem::zeroed();
+            libc::sigfillset(&mut set);
+            for sig in [
+                libc::SIGSEGV,
+                libc::SIGBUS,
+                libc::SIGFPE,
+                libc::SIGILL,
+                libc::SIGTRAP,
+                libc::SIGSYS,
+            ] {
+                libc::sigdelset(&mut set, sig);
+            }
+            // Cannot fail with SIG_BLOCK and valid pointers.
+            libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old);
+            SignalsHeld { old }
+        }
+    }
+}
+
+impl Drop for SignalsHeld {
+    fn drop(&mut self) {
+        // SAFETY: restores the mask saved by new(); pending signals are delivered now.
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.old, std::ptr::null_mut()) };
+    }
+}

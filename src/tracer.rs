@@ -148,7 +148,10 @@ fn has_prepare_exec_tracepoint() -> bool {
 }
 
 impl Tracer {
-    /// Load the BPF program with `opts` and start tracing.
+    /// Load the BPF program with `opts` and start tracing. While the kernel
+    /// verifies the program (milliseconds) the calling thread holds back
+    /// asynchronous signals, which arrive once that is done: a pending
+    /// signal makes the verifier give up.
     pub fn new(opts: &TracerOpts) -> Result<Tracer> {
         static PRINT: Once = Once::new();
         PRINT.call_once(|| {
@@ -433,9 +436,11 @@ fn load(opts: &TracerOpts, cgroup: Option<&OwnedFd>) -> Result<LoadOutput> {
     }
     open.progs.sys_exit.set_autoload(opts.include_failed);
 
+    let held = sys::SignalsHeld::new();
     let mut skel = open
         .load()
         .map_err(|e| load_error("loading the BPF program", e))?;
+    drop(held);
     if let Some(cg) = cgroup {
         let fd = cg.as_raw_fd() as u32;
         skel.maps
