@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use exectrace::TracerOpts;
 
 use crate::reader::{Api, Progress, Reader, ReaderCfg};
+use crate::spawner_process::SpawnerProcess;
 use crate::sys::{self, Res};
 
 /// One configuration taking part: `opts` `None` runs without a tracer.
@@ -33,9 +34,9 @@ pub struct Arm {
 pub struct Segment {
     pub execs: u64,
     pub secs: f64,
-    /// CPU of this process (spawners, reader) and its reaped children (the
-    /// execs, with the BPF programs that run in them), ns. Excludes time
-    /// stolen by the hypervisor.
+    /// CPU of the spawners, the reader and the reaped execs (with the BPF
+    /// programs that run in them), ns. Excludes time stolen by the
+    /// hypervisor.
     pub cpu_ns: u64,
 }
 
@@ -124,26 +125,64 @@ pub fn estimate(v: &[f64]) -> Estimate {
 /// Without this wait a 250 ms segment would count a good part of it.
 const SETTLE: Duration = Duration::from_millis(300);
 
+/// Where the spawners run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placement {
+    /// Threads of the bench, the process that also hosts the tracer.
+    TracingProcess,
+    /// A process of their own, as the workload of an agent would be.
+    OtherProcess,
+}
+
+/// What the segments read: execs done and CPU so far.
+struct Meter<'a> {
+    done: &'a AtomicU64,
+    other: Option<&'a SpawnerProcess>,
+}
+
+impl Meter<'_> {
+    fn now(&self) -> (u64, Instant, u64) {
+        let other = self.other.map_or(0, SpawnerProcess::cpu_ns);
+        (self.done.load(Ordering::Relaxed), Instant::now(), sys::process_cpu_ns() + other)
+    }
+}
+
 /// `blocks` blocks of one `seg`-long segment per arm, with `spawners`
-/// spawners execing `noop` without a break.
-pub fn run(noop: &CStr, spawners: usize, arms: &[Arm], blocks: usize, seg: Duration) -> Res<Outcome> {
+/// spawners execing `noop` without a break, placed as `placement` says.
+pub fn run(
+    noop: &CStr,
+    spawners: usize,
+    placement: Placement,
+    arms: &[Arm],
+    blocks: usize,
+    seg: Duration,
+) -> Res<Outcome> {
     let tag = crate::marker("tput");
+    let mut segments: Vec<Vec<Segment>> = arms.iter().map(|_| Vec::with_capacity(blocks)).collect();
+    let mut blocks_of = |meter: &Meter<'_>| -> Res<()> {
+        for block in 0..blocks {
+            let order: Vec<usize> =
+                if block % 2 == 0 { (0..arms.len()).collect() } else { (0..arms.len()).rev().collect() };
+            for i in order {
+                segments[i].push(segment(&arms[i], meter, seg)?);
+            }
+        }
+        Ok(())
+    };
+    if placement == Placement::OtherProcess {
+        let p = SpawnerProcess::start(noop, &tag, spawners)?;
+        let res = blocks_of(&Meter { done: p.done(), other: Some(&p) });
+        let stopped = p.stop();
+        res?;
+        stopped?;
+        return Ok(Outcome { segments });
+    }
     let stop = AtomicBool::new(false);
     let done = AtomicU64::new(0);
     let w = crate::Work { stop: Some(&stop), done: Some(&done), ..crate::work(noop, &tag, spawners) };
-    let mut segments: Vec<Vec<Segment>> = arms.iter().map(|_| Vec::with_capacity(blocks)).collect();
     std::thread::scope(|s| -> Res<()> {
         let load = s.spawn(|| crate::run_work(&w));
-        let res = (|| -> Res<()> {
-            for block in 0..blocks {
-                let order: Vec<usize> =
-                    if block % 2 == 0 { (0..arms.len()).collect() } else { (0..arms.len()).rev().collect() };
-                for i in order {
-                    segments[i].push(segment(&arms[i], &done, seg)?);
-                }
-            }
-            Ok(())
-        })();
+        let res = blocks_of(&Meter { done: &done, other: None });
         stop.store(true, Ordering::Relaxed);
         let work = load.join().map_err(|_| "the spawners panicked".to_string())?;
         res?;
@@ -156,7 +195,7 @@ pub fn run(noop: &CStr, spawners: usize, arms: &[Arm], blocks: usize, seg: Durat
     Ok(Outcome { segments })
 }
 
-fn segment(arm: &Arm, done: &AtomicU64, seg: Duration) -> Res<Segment> {
+fn segment(arm: &Arm, meter: &Meter<'_>, seg: Duration) -> Res<Segment> {
     let reader = match &arm.opts {
         Some(o) => {
             let cfg = ReaderCfg { api: Api::RustRef, marker: Vec::new(), collect_latency: false, seq_cap: 0 };
@@ -167,12 +206,11 @@ fn segment(arm: &Arm, done: &AtomicU64, seg: Duration) -> Res<Segment> {
     if reader.is_some() {
         std::thread::sleep(SETTLE);
     }
-    let (n0, t0, c0) = (done.load(Ordering::Relaxed), Instant::now(), sys::process_cpu_ns());
+    let (n0, t0, c0) = meter.now();
     std::thread::sleep(seg);
-    let (n1, t1, c1) = (done.load(Ordering::Relaxed), Instant::now(), sys::process_cpu_ns());
+    let (n1, t1, c1) = meter.now();
     if let Some(r) = reader {
         r.finish()?;
     }
     Ok(Segment { execs: n1 - n0, secs: (t1 - t0).as_secs_f64(), cpu_ns: c1 - c0 })
 }
-

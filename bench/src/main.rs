@@ -6,6 +6,7 @@
 mod interleave;
 mod reader;
 mod report;
+mod spawner_process;
 mod sys;
 
 use std::ffi::{CStr, CString};
@@ -17,6 +18,7 @@ use exectrace::TracerOpts;
 
 use reader::{Api, Progress, Reader, ReaderCfg, ReaderOut};
 use report::{row, thousands, Json, Row, Verdict};
+use interleave::Placement;
 use sys::{Noop, Res, TracerProgs};
 
 /// The program that runs once per exec; its run count is the exec count.
@@ -24,9 +26,10 @@ const EXEC_PROG: &str = "process_exec";
 
 struct Plan {
     mode: &'static str,
-    /// Throughput (1): interleaved blocks with 1 and with 2 spawners, and
-    /// the length of one segment.
-    tput_blocks: [usize; 2],
+    /// Throughput (1): interleaved blocks with 1 and with 2 spawners in
+    /// this process, and with 2 in a process of their own; the length of
+    /// one segment.
+    tput_blocks: [usize; 3],
     tput_seg: Duration,
     /// Traced runs at full rate (2 spawners) for in-kernel time, reader CPU
     /// and latency under load (2, 4, 5): rounds, and seconds per run.
@@ -47,7 +50,7 @@ impl Plan {
     fn full() -> Plan {
         Plan {
             mode: "full",
-            tput_blocks: [30, 80],
+            tput_blocks: [30, 80, 80],
             tput_seg: Duration::from_millis(250),
             rounds: 3,
             run_secs: 2.0,
@@ -65,7 +68,7 @@ impl Plan {
     fn quick() -> Plan {
         Plan {
             mode: "quick",
-            tput_blocks: [2, 3],
+            tput_blocks: [2, 3, 3],
             tput_seg: Duration::from_millis(100),
             rounds: 1,
             run_secs: 0.3,
@@ -179,6 +182,15 @@ fn parse_args() -> Res<Args> {
 }
 
 fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--spawner-process") {
+        // Internal: the spawners of a throughput run in their own process.
+        if let Err(e) = spawner_process::child_main(&args[2..]) {
+            eprintln!("exectrace-bench --spawner-process: error: {e}");
+            std::process::exit(2);
+        }
+        std::process::exit(0);
+    }
     let code = match run() {
         Ok(()) => 0,
         Err(e) => {
@@ -268,7 +280,7 @@ fn run_work(w: &Work<'_>) -> Res<WorkOut> {
                             std::thread::sleep(p.mul_f64(f));
                         }
                         match sys::spawn_wait(w.noop, Some(w.marker)) {
-                            Ok(()) => {
+                            Ok(_) => {
                                 ok += 1;
                                 if let Some(d) = w.done {
                                     d.fetch_add(1, Ordering::Relaxed);
@@ -1147,14 +1159,21 @@ fn throughput(plan: &Plan, noop: &Noop, rows: &mut Vec<Row>, details: &mut Json,
         interleave::Arm { label: Conf::WakeEach.label().into(), opts: Some(Conf::WakeEach.opts()) },
     ];
     let mut json = Json::obj().with("segment_ms", plan.tput_seg.as_millis() as u64);
-    for (spawners, blocks) in [1usize, 2].into_iter().zip(plan.tput_blocks) {
-        let item = format!("Exec throughput, {spawners} spawner{}", if spawners > 1 { "s" } else { "" });
+    let runs = [(1usize, Placement::TracingProcess), (2, Placement::TracingProcess), (2, Placement::OtherProcess)];
+    for ((spawners, placement), blocks) in runs.into_iter().zip(plan.tput_blocks) {
+        let other = placement == Placement::OtherProcess;
+        let item = format!(
+            "Exec throughput, {spawners} spawner{}{}",
+            if spawners > 1 { "s" } else { "" },
+            if other { " in another process (agent deployment)" } else { "" }
+        );
         log(format!(
-            "throughput, {spawners} spawner(s): {blocks} blocks of {} x {} ms segments",
+            "throughput, {spawners} spawner(s){}: {blocks} blocks of {} x {} ms segments",
+            if other { " in another process" } else { "" },
             arms.len(),
             plan.tput_seg.as_millis()
         ));
-        let out = interleave::run(&noop.path, spawners, &arms, blocks, plan.tput_seg)?;
+        let out = interleave::run(&noop.path, spawners, placement, &arms, blocks, plan.tput_seg)?;
         let (base_rate, base_cpu) = out.medians(0);
         let mut sj = Json::obj().with("blocks", blocks);
         for (i, arm) in arms.iter().enumerate() {
@@ -1198,7 +1217,8 @@ fn throughput(plan: &Plan, noop: &Noop, rows: &mut Vec<Row>, details: &mut Json,
             let per_block: Vec<f64> = out.segments[i].iter().map(|s| s.rate()).collect();
             sj.push(&format!("arm_{i}_segment_execs_per_s"), per_block);
         }
-        json.push(&format!("spawners_{spawners}"), sj.with("no_tracer_execs_per_s", base_rate).with("no_tracer_cpu_ns_per_exec", base_cpu));
+        let key = format!("spawners_{spawners}{}", if other { "_other_process" } else { "" });
+        json.push(&key, sj.with("no_tracer_execs_per_s", base_rate).with("no_tracer_cpu_ns_per_exec", base_cpu));
     }
     details.push("throughput", json);
     notes.push(format!(
@@ -1207,8 +1227,11 @@ fn throughput(plan: &Plan, noop: &Noop, rows: &mut Vec<Row>, details: &mut Json,
          segment each whose order alternates (A B C D, D C B A, ...). A ratio is the median over blocks of the \
          configuration's rate (or CPU per exec) over the no-tracer rate of the same block, with a bootstrap 95% \
          interval in brackets. The A/A row compares no tracer with itself: how far the method can be trusted here. \
-         CPU per exec counts this process (spawners and the reader) and its reaped children (the execs, with the BPF \
-         programs in them), without time stolen by the hypervisor. kernel.bpf_stats_enabled is off for these runs.",
+         CPU per exec counts the spawners, the reader and the reaped execs (with the BPF programs in them), without \
+         time stolen by the hypervisor. kernel.bpf_stats_enabled is off for these runs. \"In another process\": the \
+         spawners run in a process of their own, the tracer and its reader in the bench, as with an agent that traces \
+         a workload; with the spawners in the tracing process, every spawn also copies the tracer's fds into the child \
+         and shoots down TLB entries on the reader's CPU.",
         plan.tput_seg.as_millis()
     ));
     Ok(())
@@ -1281,6 +1304,7 @@ fn run() -> Res<()> {
     log(format!("no-op binary: {} ({} bytes)", noop.path.to_string_lossy(), noop.size()));
     if let Some(b) = args.blocks {
         plan.tput_blocks[1] = b;
+        plan.tput_blocks[2] = b;
     }
     let mut rows = Vec::new();
     let mut details = Json::obj();

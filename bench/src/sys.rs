@@ -122,8 +122,9 @@ impl Drop for Noop {
 }
 
 /// posix_spawn `path` (argv: path, then `marker` if any; empty environment)
-/// and wait for it. Err(errno or description).
-pub fn spawn_wait(path: &CStr, marker: Option<&CStr>) -> Result<(), String> {
+/// and wait for it. Returns the child's CPU time (user + system, ns), or
+/// Err(errno or description).
+pub fn spawn_wait(path: &CStr, marker: Option<&CStr>) -> Result<u64, String> {
     let argv: [*mut c_char; 3] = [
         path.as_ptr() as *mut c_char,
         marker.map_or(std::ptr::null_mut(), |m| m.as_ptr() as *mut c_char),
@@ -139,9 +140,11 @@ pub fn spawn_wait(path: &CStr, marker: Option<&CStr>) -> Result<(), String> {
         return Err(format!("posix_spawn: {}", io::Error::from_raw_os_error(r)));
     }
     let mut status = 0;
+    // SAFETY: zeroed out-struct.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
     loop {
-        // SAFETY: plain waitpid on our own child.
-        let w = unsafe { libc::waitpid(pid, &mut status, 0) };
+        // SAFETY: plain wait4 on our own child, valid out-pointers.
+        let w = unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
         if w == pid {
             break;
         }
@@ -153,7 +156,8 @@ pub fn spawn_wait(path: &CStr, marker: Option<&CStr>) -> Result<(), String> {
     if !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
         return Err(format!("child ended with status {status:#x}"));
     }
-    Ok(())
+    let ns = |tv: libc::timeval| tv.tv_sec as u64 * 1_000_000_000 + tv.tv_usec as u64 * 1000;
+    Ok(ns(ru.ru_utime) + ns(ru.ru_stime))
 }
 
 /// Change the real and effective uid of the calling thread only (the raw
