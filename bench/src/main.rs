@@ -16,9 +16,9 @@ use std::time::{Duration, Instant};
 
 use exectrace::TracerOpts;
 
+use interleave::Placement;
 use reader::{Api, Progress, Reader, ReaderCfg, ReaderOut};
 use report::{row, thousands, Json, Row, Verdict};
-use interleave::Placement;
 use sys::{Noop, Res, TracerProgs};
 
 /// The program that runs once per exec; its run count is the exec count.
@@ -312,7 +312,8 @@ fn run_work(w: &Work<'_>) -> Res<WorkOut> {
             }
             timeout.store(true, Ordering::Relaxed);
         }
-        let r: Vec<One> = handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err("spawner panicked".into()))).collect();
+        let r: Vec<One> =
+            handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err("spawner panicked".into()))).collect();
         let wall = t0.elapsed();
         (r, wall, sys::process_cpu_ns() - cpu0)
     });
@@ -508,7 +509,14 @@ impl TracedRunRow {
     }
 }
 
-fn main_bench(args: &Args, plan: &Plan, noop: &Noop, rows: &mut Vec<Row>, details: &mut Json, notes: &mut Vec<String>) -> Res<()> {
+fn main_bench(
+    args: &Args,
+    plan: &Plan,
+    noop: &Noop,
+    rows: &mut Vec<Row>,
+    details: &mut Json,
+    notes: &mut Vec<String>,
+) -> Res<()> {
     let rss_start = sys::rss();
 
     // ---- 6. start-up and close (first: before any other tracer ran)
@@ -549,8 +557,11 @@ fn main_bench(args: &Args, plan: &Plan, noop: &Noop, rows: &mut Vec<Row>, detail
         for (conf, lat) in sat_lat.iter_mut() {
             let conf = *conf;
             let w = Work { duration: Some(Duration::from_secs_f64(plan.run_secs)), ..work(&noop.path, &tag, spawners) };
-            let foreign_before = sys::foreign_exec_progs(&[]);
+            // Loaded before and still after: another tracer. (A tracer
+            // closed just before is still listed while the kernel frees it.)
+            let before = sys::exec_prog_ids();
             let tr = traced_run(&conf.opts(), Api::RustRef, &tag, &w, true)?;
+            let foreign = sys::exec_prog_ids().iter().filter(|id| before.contains(id)).count() as u64;
             if prog_names.is_empty() {
                 prog_names = tr.prog_names.clone();
             }
@@ -572,7 +583,7 @@ fn main_bench(args: &Args, plan: &Plan, noop: &Noop, rows: &mut Vec<Row>, detail
                 marked: tr.reader.marked,
                 drops: tr.drops,
                 errors: tr.work.errors,
-                foreign: foreign_before,
+                foreign,
             };
             log(format!(
                 "round {}/{} {spawners} spawners {:<40} {:>8.0} exec/s{}",
@@ -719,20 +730,28 @@ fn main_bench(args: &Args, plan: &Plan, noop: &Noop, rows: &mut Vec<Row>, detail
     let uid = sys::unused_uid();
     log(format!("delivery burst, 64 KiB ring, paused then slow reader, children as uid {uid}"));
     let ttag = marker("tiny");
-    let mut topts = TracerOpts::default();
-    topts.ring_size = 64 * 1024;
-    topts.uid = Some(uid);
+    let topts = TracerOpts { ring_size: 64 * 1024, uid: Some(uid), ..TracerOpts::default() };
     let progress = Arc::new(Progress::default());
     progress.paused.store(true, Ordering::SeqCst);
     let rd = Reader::start(
         &topts,
-        ReaderCfg { api: Api::RustRef, marker: ttag.to_bytes().to_vec(), collect_latency: false, seq_cap: total as usize },
+        ReaderCfg {
+            api: Api::RustRef,
+            marker: ttag.to_bytes().to_vec(),
+            collect_latency: false,
+            seq_cap: total as usize,
+        },
         progress.clone(),
     )?;
     let done = AtomicU64::new(0);
     let wres = std::thread::scope(|s| {
         let h = s.spawn(|| {
-            timed_work(&Work { per_spawner: plan.burst_per_spawner, uid: Some(uid), done: Some(&done), ..work(&noop.path, &ttag, 2) })
+            timed_work(&Work {
+                per_spawner: plan.burst_per_spawner,
+                uid: Some(uid),
+                done: Some(&done),
+                ..work(&noop.path, &ttag, 2)
+            })
         });
         // Paused for the first quarter, slow until the end, then drains.
         while !h.is_finished() && done.load(Ordering::Relaxed) < total / 4 {
@@ -891,7 +910,12 @@ fn main_bench(args: &Args, plan: &Plan, noop: &Noop, rows: &mut Vec<Row>, detail
         ));
         lat_json.push(
             &format!("paced_{}", conf.key()),
-            Json::obj().with("p50_ns", p50).with("p99_ns", p99).with("max_ns", max).with("samples", n).with("histogram", histogram(lat)),
+            Json::obj()
+                .with("p50_ns", p50)
+                .with("p99_ns", p99)
+                .with("max_ns", max)
+                .with("samples", n)
+                .with("histogram", histogram(lat)),
         );
     }
     for (conf, lat) in sat_lat.iter_mut() {
@@ -911,7 +935,12 @@ fn main_bench(args: &Args, plan: &Plan, noop: &Noop, rows: &mut Vec<Row>, detail
         ));
         lat_json.push(
             &format!("load_{}", conf.key()),
-            Json::obj().with("p50_ns", p50).with("p99_ns", p99).with("max_ns", max).with("samples", n).with("histogram", histogram(lat)),
+            Json::obj()
+                .with("p50_ns", p50)
+                .with("p99_ns", p99)
+                .with("max_ns", max)
+                .with("samples", n)
+                .with("histogram", histogram(lat)),
         );
     }
     details.push("latency", lat_json);
@@ -972,7 +1001,13 @@ fn main_bench(args: &Args, plan: &Plan, noop: &Noop, rows: &mut Vec<Row>, detail
         "7",
         "Kernel memory of the tracer's maps (memlock)",
         "defaults",
-        format!("{} in {} maps ({}, …); programs {}", bytes_mib(map_total), maps.len(), split.join(", "), bytes_mib(prog_mem)),
+        format!(
+            "{} in {} maps ({}, …); programs {}",
+            bytes_mib(map_total),
+            maps.len(),
+            split.join(", "),
+            bytes_mib(prog_mem)
+        ),
         "",
         Verdict::Info,
         Json::obj().with("maps_bytes", map_total).with("programs_bytes", prog_mem),
@@ -1103,9 +1138,7 @@ fn soak(noop: &Noop, secs: u64, interval: u64) -> Res<Soak> {
     let mut samples = Vec::new();
     let t0 = Instant::now();
     let wres = std::thread::scope(|s| {
-        let h = s.spawn(|| {
-            timed_work(&Work { stop: Some(&stop), done: Some(&done), ..work(&noop.path, &tag, 2) })
-        });
+        let h = s.spawn(|| timed_work(&Work { stop: Some(&stop), done: Some(&done), ..work(&noop.path, &tag, 2) }));
         let mut next = interval;
         while next <= secs && !h.is_finished() {
             let at = Duration::from_secs(next);
@@ -1180,7 +1213,11 @@ fn throughput(plan: &Plan, noop: &Noop, rows: &mut Vec<Row>, details: &mut Json,
             let (rate, cpu) = out.medians(i);
             let (value, target, verdict, data) = if i == 0 {
                 (
-                    format!("{} exec/s; CPU {:.1} µs/exec (medians of {blocks} segments)", thousands(rate as u64), cpu / 1000.0),
+                    format!(
+                        "{} exec/s; CPU {:.1} µs/exec (medians of {blocks} segments)",
+                        thousands(rate as u64),
+                        cpu / 1000.0
+                    ),
                     String::new(),
                     Verdict::Info,
                     Json::obj().with("execs_per_s", rate).with("cpu_ns_per_exec", cpu),
@@ -1188,11 +1225,12 @@ fn throughput(plan: &Plan, noop: &Noop, rows: &mut Vec<Row>, details: &mut Json,
             } else {
                 let r = out.rate_ratio(i);
                 let c = out.cpu_ratio(i);
-                let (target, verdict) = if spawners == 2 && arm.opts.as_ref().is_some_and(|o| !o.wakeup_latency.is_zero()) {
-                    ("≥ 99% of no tracer (median of paired ratios)".to_string(), Verdict::of(r.median >= 0.99))
-                } else {
-                    (String::new(), Verdict::Info)
-                };
+                let (target, verdict) =
+                    if spawners == 2 && arm.opts.as_ref().is_some_and(|o| !o.wakeup_latency.is_zero()) {
+                        ("≥ 99% of no tracer (median of paired ratios)".to_string(), Verdict::of(r.median >= 0.99))
+                    } else {
+                        (String::new(), Verdict::Info)
+                    };
                 (
                     format!(
                         "{} exec/s = {} of no tracer; CPU per exec {}",
@@ -1332,17 +1370,21 @@ fn run() -> Res<()> {
     let elapsed = t_start.elapsed().as_secs();
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
         .unwrap_or_default();
     let mut meta: Vec<(String, String)> = vec![
         ("date".into(), report::utc_now()),
-        ("command".into(), format!("bench/run.sh {}", std::env::args().skip(1).collect::<Vec<_>>().join(" ")).trim().to_string()),
+        (
+            "command".into(),
+            format!("bench/run.sh {}", std::env::args().skip(1).collect::<Vec<_>>().join(" ")).trim().to_string(),
+        ),
         ("mode".into(), if soak_only.is_some() { "soak".into() } else { plan.mode.into() }),
         ("kernel".into(), std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim().into()),
-        (
-            "cpu".into(),
-            format!("{} × {}", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0), cpu),
-        ),
+        ("cpu".into(), format!("{} × {}", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0), cpu)),
         ("load average (1/5/15 min) at start / end".into(), format!("{} / {}", load_start, sys::loadavg())),
         ("duration".into(), format!("{} s", elapsed)),
     ];

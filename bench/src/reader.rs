@@ -277,7 +277,7 @@ fn read_loop(h: Handle, cfg: ReaderCfg, p: Arc<Progress>) -> ReaderOut {
         while p.paused.load(Ordering::Acquire) {
             std::thread::sleep(Duration::from_millis(1));
         }
-        if p.slow.load(Ordering::Relaxed) && n % 8 == 0 {
+        if p.slow.load(Ordering::Relaxed) && n.is_multiple_of(8) {
             std::thread::sleep(Duration::from_micros(200));
         }
         let got: Result<(bool, u64, u64, u64), Option<String>> = match (&h, cfg.api) {

@@ -198,15 +198,7 @@ pub struct Row {
 }
 
 pub fn row(id: &str, item: &str, config: &str, value: String, target: &str, verdict: Verdict, data: Json) -> Row {
-    Row {
-        id: id.into(),
-        item: item.into(),
-        config: config.into(),
-        value,
-        target: target.into(),
-        verdict,
-        data,
-    }
+    Row { id: id.into(), item: item.into(), config: config.into(), value, target: target.into(), verdict, data }
 }
 
 pub fn markdown(title: &str, meta: &[(String, String)], rows: &[Row], notes: &[String]) -> String {
@@ -268,7 +260,10 @@ pub fn json(meta: &[(String, String)], rows: &[Row], details: Json) -> String {
     let fail = rows.iter().filter(|r| r.verdict == Verdict::Fail).count();
     let doc = Json::obj()
         .with("meta", m)
-        .with("summary", Json::obj().with("targets", (pass + fail) as u64).with("pass", pass as u64).with("fail", fail as u64))
+        .with(
+            "summary",
+            Json::obj().with("targets", (pass + fail) as u64).with("pass", pass as u64).with("fail", fail as u64),
+        )
         .with("rows", Json::Arr(rows_j))
         .with("details", details);
     let mut s = String::new();
@@ -282,7 +277,7 @@ pub fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -292,10 +287,8 @@ pub fn thousands(n: u64) -> String {
 
 /// UTC "YYYY-MM-DD HH:MM:SS" of the current time.
 pub fn utc_now() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
+    let secs =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
     let days = secs.div_euclid(86400);
     let rem = secs.rem_euclid(86400);
     // Civil-from-days (Howard Hinnant).

@@ -43,12 +43,7 @@ pub fn rss() -> Rss {
             .and_then(|v| v.parse().ok())
             .unwrap_or(0)
     };
-    Rss {
-        rss_kib: get("VmRSS:"),
-        anon_kib: get("RssAnon:"),
-        file_kib: get("RssFile:"),
-        shmem_kib: get("RssShmem:"),
-    }
+    Rss { rss_kib: get("VmRSS:"), anon_kib: get("RssAnon:"), file_kib: get("RssFile:"), shmem_kib: get("RssShmem:") }
 }
 
 /// A tiny static binary that only calls exit(0), in its own temp directory.
@@ -96,10 +91,7 @@ impl Noop {
             .output()
             .map_err(|e| format!("running gcc (needed to build the no-op binary): {e}"))?;
         if !out.status.success() {
-            return Err(format!(
-                "gcc failed building the no-op binary:\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            ));
+            return Err(format!("gcc failed building the no-op binary:\n{}", String::from_utf8_lossy(&out.stderr)));
         }
         std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755))
             .map_err(|e| format!("chmod {}: {e}", bin.display()))?;
@@ -479,19 +471,19 @@ pub fn block_sigchld() -> Res<()> {
     Ok(())
 }
 
-/// Loaded BPF programs named like the tracer's exec program that are not in
-/// `own` (ids): other tracers (e.g. tests running at the same time), which
+/// Ids of the loaded BPF programs named like the tracer's exec program: a
+/// tracer's own and any other's (e.g. tests running at the same time), which
 /// also run on our execs.
-pub fn foreign_exec_progs(own: &[u32]) -> u64 {
-    let mut n = 0;
+pub fn exec_prog_ids() -> Vec<u32> {
+    let mut ids = Vec::new();
     let mut id = 0u32;
     // SAFETY: plain libbpf calls with out-pointers; fds closed by OwnedFd.
     while unsafe { libbpf_sys::bpf_prog_get_next_id(id, &mut id) } == 0 {
         let Ok(fd) = owned(unsafe { libbpf_sys::bpf_prog_get_fd_by_id(id) }, "prog fd") else { continue };
         let Ok((info, _)) = prog_info(fd.as_raw_fd()) else { continue };
-        if cname(&info.name) == "process_exec" && !own.contains(&info.id) {
-            n += 1;
+        if cname(&info.name) == "process_exec" {
+            ids.push(info.id);
         }
     }
-    n
+    ids
 }
