@@ -513,6 +513,7 @@ fn main_bench(
     args: &Args,
     plan: &Plan,
     noop: &Noop,
+    untraced_cpu: Option<f64>,
     rows: &mut Vec<Row>,
     details: &mut Json,
     notes: &mut Vec<String>,
@@ -874,6 +875,35 @@ fn main_bench(
     }
     details.push("reader_cpu", cost_json);
 
+    // ---- 4b. the tracer's own CPU per exec, from the two direct measurements
+    // above: far less noisy than a throughput ratio on a shared VM.
+    let bpf: Vec<f64> = runs.iter().filter(|r| r.conf == Conf::Defaults).filter_map(|r| r.bpf_ns_per_exec).collect();
+    let reader: Vec<f64> =
+        runs.iter().filter(|r| r.conf == Conf::Defaults).filter_map(|r| r.reader_cpu_ns_per_event).collect();
+    let (bpf, reader) = (median(&bpf), median(&reader));
+    let share = untraced_cpu.filter(|&c| c > 0.0).map(|c| (bpf + reader) / c);
+    rows.push(row(
+        "4",
+        "The tracer's own CPU per exec (BPF time + reader CPU per event)",
+        Conf::Defaults.label(),
+        format!(
+            "{:.2} µs = {:.2} + {:.2}{}",
+            (bpf + reader) / 1000.0,
+            bpf / 1000.0,
+            reader / 1000.0,
+            share
+                .map(|s| format!(
+                    " = {:.2}% of the CPU of an untraced exec ({:.1} µs, row 1, another process)",
+                    s * 100.0,
+                    untraced_cpu.unwrap_or(0.0) / 1000.0
+                ))
+                .unwrap_or_default()
+        ),
+        "",
+        Verdict::Info,
+        Json::obj().with("bpf_ns", bpf).with("reader_ns", reader).with("share_of_untraced_exec", share),
+    ));
+
     // ---- 5. latency, paced (one spawner, ~1 exec per pace) and under load
     let ltag = marker("lat");
     let mut paced: Vec<(Conf, Vec<u64>)> = vec![(Conf::Defaults, Vec::new()), (Conf::WakeEach, Vec::new())];
@@ -1183,8 +1213,9 @@ fn soak(noop: &Noop, secs: u64, interval: u64) -> Res<Soak> {
 
 /// Exec throughput with and without a tracer (see interleave.rs for the
 /// method), with 1 and 2 spawners. Runs while kernel.bpf_stats_enabled is
-/// still off: the statistics would slow every traced exec.
-fn throughput(plan: &Plan, noop: &Noop, rows: &mut Vec<Row>, details: &mut Json, notes: &mut Vec<String>) -> Res<()> {
+/// still off: the statistics would slow every traced exec. Returns the CPU
+/// of an untraced exec (ns; 2 spawners in another process).
+fn throughput(plan: &Plan, noop: &Noop, rows: &mut Vec<Row>, details: &mut Json, notes: &mut Vec<String>) -> Res<f64> {
     let arms = [
         interleave::Arm { label: Conf::NoTracer.label().into(), opts: None },
         interleave::Arm { label: "no tracer, again (A/A: the method's own error)".into(), opts: None },
@@ -1192,6 +1223,7 @@ fn throughput(plan: &Plan, noop: &Noop, rows: &mut Vec<Row>, details: &mut Json,
         interleave::Arm { label: Conf::WakeEach.label().into(), opts: Some(Conf::WakeEach.opts()) },
     ];
     let mut json = Json::obj().with("segment_ms", plan.tput_seg.as_millis() as u64);
+    let mut untraced_cpu = 0.0;
     let runs = [(1usize, Placement::TracingProcess), (2, Placement::TracingProcess), (2, Placement::OtherProcess)];
     for ((spawners, placement), blocks) in runs.into_iter().zip(plan.tput_blocks) {
         let other = placement == Placement::OtherProcess;
@@ -1208,6 +1240,9 @@ fn throughput(plan: &Plan, noop: &Noop, rows: &mut Vec<Row>, details: &mut Json,
         ));
         let out = interleave::run(&noop.path, spawners, placement, &arms, blocks, plan.tput_seg)?;
         let (base_rate, base_cpu) = out.medians(0);
+        if other {
+            untraced_cpu = base_cpu;
+        }
         let mut sj = Json::obj().with("blocks", blocks);
         for (i, arm) in arms.iter().enumerate() {
             let (rate, cpu) = out.medians(i);
@@ -1272,7 +1307,7 @@ fn throughput(plan: &Plan, noop: &Noop, rows: &mut Vec<Row>, details: &mut Json,
          and shoots down TLB entries on the reader's CPU.",
         plan.tput_seg.as_millis()
     ));
-    Ok(())
+    Ok(untraced_cpu)
 }
 
 // ---------------------------------------------------------------- workload only
@@ -1347,9 +1382,11 @@ fn run() -> Res<()> {
     let mut rows = Vec::new();
     let mut details = Json::obj();
     let mut notes = Vec::new();
-    if args.soak_only.is_none() {
-        throughput(&plan, &noop, &mut rows, &mut details, &mut notes)?;
-    }
+    let untraced_cpu = if args.soak_only.is_none() {
+        Some(throughput(&plan, &noop, &mut rows, &mut details, &mut notes)?)
+    } else {
+        None
+    };
     let guard = sys::BpfStatsGuard::enable()?;
     log(format!("kernel.bpf_stats_enabled=1 for the rest of the run (was {}, restored at exit)", guard.old));
     let soak_only = args.soak_only;
@@ -1363,7 +1400,7 @@ fn run() -> Res<()> {
         title = format!("exectrace benchmark ({}, throughput only)", plan.mode);
     } else {
         title = format!("exectrace benchmark ({})", plan.mode);
-        main_bench(&args, &plan, &noop, &mut rows, &mut details, &mut notes)?;
+        main_bench(&args, &plan, &noop, untraced_cpu, &mut rows, &mut details, &mut notes)?;
     }
     drop(guard);
 
@@ -1397,6 +1434,13 @@ fn run() -> Res<()> {
         notes.push(
             "In-kernel time: kernel.bpf_stats_enabled run_time_ns of all the tracer's programs over the traced full-rate runs, divided by \
              process_exec's run count (every exec on the host, not only ours)."
+                .into(),
+        );
+        notes.push(
+            "The tracer's own CPU per exec: the in-kernel time (2), which includes what kernel.bpf_stats_enabled itself \
+             costs (two clock reads per program run), plus the reader's CPU per event (4), one event per exec; \
+             compared with the CPU of an untraced exec (1). Costs outside both (e.g. caches the tracer evicts) are only \
+             in the throughput ratios."
                 .into(),
         );
         notes.push(
