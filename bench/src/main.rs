@@ -922,56 +922,26 @@ fn main_bench(
         }
     }
     let mut lat_json = Json::obj();
-    let bound = |c: Conf| c.opts().wakeup_latency;
-    for (conf, lat) in paced.iter_mut() {
+    let paced_item = format!("Latency exec → read, paced (1 spawner, ~{} ms apart)", plan.pace.as_millis());
+    let load_item = format!("Latency exec → read, under load ({spawners} spawners at full rate)");
+    let sets = paced.iter_mut().map(|(c, l)| (&paced_item, "paced", *c, l));
+    for (item, key, conf, lat) in sets.chain(sat_lat.iter_mut().map(|(c, l)| (&load_item, "load", *c, l))) {
         let n = lat.len();
         let p50 = pct(lat, 0.50);
         let p99 = pct(lat, 0.99);
         let max = lat.iter().copied().max().unwrap_or(0);
-        let limit = bound(*conf) + Duration::from_millis(2);
+        let limit = conf.opts().wakeup_latency + Duration::from_millis(2);
+        let data = Json::obj().with("p50_ns", p50).with("p99_ns", p99).with("max_ns", max).with("samples", n);
         rows.push(row(
             "5",
-            &format!("Latency exec → read, paced (1 spawner, ~{} ms apart)", plan.pace.as_millis()),
+            item,
             conf.label(),
             format!("p50 {}, p99 {}, max {} ({} events)", ms(p50), ms(p99), ms(max), thousands(n as u64)),
             &format!("p99 ≤ {} ms", limit.as_millis()),
             Verdict::of(n > 0 && p99 as u128 <= limit.as_nanos()),
-            Json::obj().with("p50_ns", p50).with("p99_ns", p99).with("max_ns", max).with("samples", n),
+            data.clone(),
         ));
-        lat_json.push(
-            &format!("paced_{}", conf.key()),
-            Json::obj()
-                .with("p50_ns", p50)
-                .with("p99_ns", p99)
-                .with("max_ns", max)
-                .with("samples", n)
-                .with("histogram", histogram(lat)),
-        );
-    }
-    for (conf, lat) in sat_lat.iter_mut() {
-        let n = lat.len();
-        let p50 = pct(lat, 0.50);
-        let p99 = pct(lat, 0.99);
-        let max = lat.iter().copied().max().unwrap_or(0);
-        let limit = bound(*conf) + Duration::from_millis(2);
-        rows.push(row(
-            "5",
-            &format!("Latency exec → read, under load ({spawners} spawners at full rate)"),
-            conf.label(),
-            format!("p50 {}, p99 {}, max {} ({} events)", ms(p50), ms(p99), ms(max), thousands(n as u64)),
-            &format!("p99 ≤ {} ms", limit.as_millis()),
-            Verdict::of(n > 0 && p99 as u128 <= limit.as_nanos()),
-            Json::obj().with("p50_ns", p50).with("p99_ns", p99).with("max_ns", max).with("samples", n),
-        ));
-        lat_json.push(
-            &format!("load_{}", conf.key()),
-            Json::obj()
-                .with("p50_ns", p50)
-                .with("p99_ns", p99)
-                .with("max_ns", max)
-                .with("samples", n)
-                .with("histogram", histogram(lat)),
-        );
+        lat_json.push(&format!("{key}_{}", conf.key()), data.with("histogram", histogram(lat)));
     }
     details.push("latency", lat_json);
 
