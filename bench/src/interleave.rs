@@ -27,6 +27,9 @@ use crate::sys::{self, Res};
 pub struct Arm {
     pub label: String,
     pub opts: Option<TracerOpts>,
+    /// From `Tracer::new` to the timed window: loading has an after-effect
+    /// that a user pays once, not per exec (see `SETTLE` in main.rs).
+    pub settle: Duration,
 }
 
 /// One timed segment of one configuration.
@@ -118,13 +121,6 @@ pub fn estimate(v: &[f64]) -> Estimate {
     Estimate { median, lo: medians[RESAMPLES * 25 / 1000], hi: medians[RESAMPLES * 975 / 1000] }
 }
 
-/// From a tracer's start to its timed window. For ~50 ms after
-/// `Tracer::new` returns, execs run ~25% slower, then a few % slower until
-/// ~250 ms (measured here in 25 ms bins, tracer vs none, 2 spawners): an
-/// after-effect of loading, which a user pays once, not a cost per exec.
-/// Without this wait a 250 ms segment would count a good part of it.
-const SETTLE: Duration = Duration::from_millis(300);
-
 /// Where the spawners run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Placement {
@@ -204,7 +200,7 @@ fn segment(arm: &Arm, meter: &Meter<'_>, seg: Duration) -> Res<Segment> {
         None => None,
     };
     if reader.is_some() {
-        std::thread::sleep(SETTLE);
+        std::thread::sleep(arm.settle);
     }
     let (n0, t0, c0) = meter.now();
     std::thread::sleep(seg);
