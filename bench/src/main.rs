@@ -26,9 +26,9 @@ const EXEC_PROG: &str = "process_exec";
 
 /// From a tracer's load to its throughput segment. For ~50 ms after
 /// `Tracer::new` returns, execs run ~25% slower, then a few % slower for a
-/// few hundred ms (25 ms bins, tracer vs none, 2 spawners). In 3 of 4
-/// interleaved comparisons a segment timed 300 ms after the load read 2-5%
-/// slower than one timed 1 or 2 s after, in the 4th 3% faster
+/// few hundred ms (25 ms bins, tracer vs none, 2 spawners). In 5 of 6
+/// interleaved comparisons a segment timed 300 ms after the load read
+/// 0.2-5% slower than one timed 1 or 2 s after, in the 6th 3% faster
 /// (`--settle-check`): at the noise of this VM, so the longer wait. An
 /// after-effect of loading, paid once, not a cost per exec.
 const SETTLE: Duration = Duration::from_millis(1000);
