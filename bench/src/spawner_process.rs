@@ -106,13 +106,14 @@ impl SpawnerProcess {
             });
         }
         let child = cmd.spawn().map_err(|e| format!("starting the spawner process: {e}"))?;
-        let mut clock: libc::clockid_t = 0;
+        let mut p = SpawnerProcess { child, page, clock: 0 };
         // SAFETY: valid pid and out-pointer.
-        let r = unsafe { libc::clock_getcpuclockid(child.id() as libc::pid_t, &mut clock) };
+        let r = unsafe { libc::clock_getcpuclockid(p.child.id() as libc::pid_t, &mut p.clock) };
         if r != 0 {
+            let _ = p.stop();
             return Err(format!("clock_getcpuclockid: {}", std::io::Error::from_raw_os_error(r)));
         }
-        Ok(SpawnerProcess { child, page, clock })
+        Ok(p)
     }
 
     /// The counter of execs done.
