@@ -620,3 +620,49 @@ func TestGetPidNS(t *testing.T) {
 		t.Errorf("GetPidNS = %d, want %d", ns, want)
 	}
 }
+
+// The Go runtime preempts goroutines with SIGURG and catches SIGCHLD, so
+// the thread loading the BPF program may get signals, and the kernel's
+// verifier gives up when one is pending. Loads must succeed anyway: here
+// the loading thread gets SIGURG back to back.
+func TestNewWhileSignalled(t *testing.T) {
+	requireBPF(t)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	pid, tid := os.Getpid(), syscall.Gettid()
+	stop := make(chan struct{})
+	sent := make(chan int)
+	go func() {
+		n := 0
+		for {
+			select {
+			case <-stop:
+				sent <- n
+				return
+			default:
+			}
+			if err := syscall.Tgkill(pid, tid, syscall.SIGURG); err == nil {
+				n++
+			}
+		}
+	}()
+	var errs []error
+	for i := 0; i < 5; i++ {
+		tr, err := New(nil)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if err := tr.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	close(stop)
+	n := <-sent
+	if len(errs) > 0 {
+		t.Errorf("%d of 5 loads failed with signals arriving; first: %v", len(errs), errs[0])
+	}
+	if n < 100 {
+		t.Errorf("only %d signals sent during the loads: the test did not do what it says", n)
+	}
+}
