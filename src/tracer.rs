@@ -112,12 +112,19 @@ fn errno_of(e: &libbpf_rs::Error) -> i32 {
         }
         src = s.source();
     }
+    // libbpf-rs keeps the io::Error out of the source chain: its kind is
+    // what is left of the errno.
+    use libbpf_rs::ErrorKind as K;
     match e.kind() {
-        libbpf_rs::ErrorKind::PermissionDenied => libc::EPERM,
-        libbpf_rs::ErrorKind::NotFound => libc::ENOENT,
-        libbpf_rs::ErrorKind::Unsupported => libc::EOPNOTSUPP,
-        libbpf_rs::ErrorKind::TooBig => libc::E2BIG,
-        libbpf_rs::ErrorKind::OutOfMemory => libc::ENOMEM,
+        K::PermissionDenied => libc::EPERM,
+        K::NotFound => libc::ENOENT,
+        K::AlreadyExists => libc::EEXIST,
+        K::WouldBlock => libc::EAGAIN,
+        K::Interrupted => libc::EINTR,
+        K::TimedOut => libc::ETIMEDOUT,
+        K::Unsupported => libc::EOPNOTSUPP,
+        K::TooBig => libc::E2BIG,
+        K::OutOfMemory => libc::ENOMEM,
         _ => libc::EINVAL,
     }
 }
@@ -503,4 +510,26 @@ fn load(opts: &TracerOpts, cgroup: Option<&OwnedFd>) -> Result<LoadOutput> {
         drops,
         prog_fd,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::errno_of;
+
+    #[test]
+    fn a_load_error_keeps_its_errno() {
+        for errno in [
+            libc::EAGAIN,
+            libc::EINTR,
+            libc::EPERM,
+            libc::ENOENT,
+            libc::EEXIST,
+            libc::E2BIG,
+            libc::ENOMEM,
+            libc::EINVAL,
+        ] {
+            let e = libbpf_rs::Error::from(std::io::Error::from_raw_os_error(errno));
+            assert_eq!(errno_of(&e), errno, "{e}");
+        }
+    }
 }
