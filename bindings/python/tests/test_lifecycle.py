@@ -331,3 +331,30 @@ def test_bad_library_path_is_a_clear_error(tmp_path) -> None:
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert "EXECTRACE_LIBRARY" in out.stdout and "nope.so" in out.stdout
+
+
+def test_loads_while_signalled(bpf) -> None:
+    """The kernel's verifier gives up when the loading thread has a signal
+    pending; a load holds signals back and they are handled after it."""
+    handled = []
+    old = signal.signal(signal.SIGUSR1, lambda *_: handled.append(1))
+    main = threading.get_ident()
+    stop = threading.Event()
+    sent = [0]
+
+    def shower() -> None:
+        while not stop.is_set():
+            signal.pthread_kill(main, signal.SIGUSR1)
+            sent[0] += 1
+
+    th = threading.Thread(target=shower)
+    th.start()
+    try:
+        for _ in range(5):
+            exectrace.Tracer(uid=IDLE_UID).close()
+    finally:
+        stop.set()
+        th.join()
+        signal.signal(signal.SIGUSR1, old)
+    assert sent[0] > 100, f"only {sent[0]} signals sent: the test did not do what it says"
+    assert handled, "no signal was handled"
