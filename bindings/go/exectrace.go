@@ -230,7 +230,9 @@ var _ Tracer = (*tracer)(nil)
 
 // New creates a tracer and starts tracing: every exec from now on is
 // reported by Read. opts may be nil. The tracer must be closed when no
-// longer needed.
+// longer needed. While the kernel verifies the BPF program (milliseconds),
+// the calling thread holds back signals, which a pending signal would
+// make fail.
 func New(opts *TracerOpts) (Tracer, error) {
 	if opts == nil {
 		opts = &TracerOpts{}

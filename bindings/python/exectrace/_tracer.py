@@ -55,7 +55,8 @@ class Tracer:
 
     Creating a tracer loads and attaches a BPF program: it needs root, or
     CAP_BPF and CAP_PERFMON. Tracing starts at once; events wait in a ring
-    buffer until read.
+    buffer until read. Signals that arrive while the kernel verifies the
+    program (milliseconds) are handled right after.
 
     Args:
         pid_ns: only this pid namespace (an inode, see :func:`get_pid_ns`)
