@@ -104,6 +104,8 @@ struct Args {
     reader_nice: Option<i32>,
     /// Only run a workload for profiling: (seconds, configuration).
     workload: Option<(u64, Conf)>,
+    /// Spawners of the --workload mode.
+    workload_spawners: usize,
     soak_only: Option<u64>,
     /// Only the throughput comparison (1).
     throughput_only: bool,
@@ -128,8 +130,8 @@ fn usage() -> &'static str {
                       the load instead of 1 s (what the load's after-effect weighs)\n\
      --rounds N       traced full-rate runs for in-kernel time, reader CPU, latency (default 3; quick 1)\n\
      --out DIR        where latest.md / latest.json go (default: bench/results)\n\
-     --workload SECONDS [--config none|defaults|wake-per-event]\n\
-                      no measurement: 2 spawners at full rate with a draining reader,\n\
+     --workload SECONDS [--config none|defaults|wake-per-event] [--spawners N]\n\
+                      no measurement: N (2) spawners at full rate with a draining reader,\n\
                       to profile, e.g. perf record -a -g -- <this> --workload 10\n\
      --reader-nice N  run the reading threads at nice N (e.g. -10)\n\
      Needs root (BPF, kernel.bpf_stats_enabled, a dedicated uid for the children)."
@@ -143,6 +145,7 @@ fn parse_args() -> Res<Args> {
         soak_only: None,
         throughput_only: false,
         settle_check: false,
+        workload_spawners: 2,
         blocks: None,
         rounds: None,
         out: std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("results"),
@@ -189,6 +192,11 @@ fn parse_args() -> Res<Args> {
                     _ => return Err(format!("--config: none, defaults or wake-per-event, not {v}")),
                 };
                 a.workload = Some((a.workload.map_or(10, |w| w.0), c));
+            }
+            "--spawners" => {
+                let v = val("--spawners")?;
+                a.workload_spawners =
+                    v.parse().ok().filter(|&n| n > 0).ok_or_else(|| format!("--spawners: bad value {v}"))?;
             }
             "-h" | "--help" => {
                 println!("{}", usage());
@@ -1332,10 +1340,10 @@ fn throughput(
 
 // ---------------------------------------------------------------- workload only
 
-fn profile_workload(noop: &Noop, secs: u64, conf: Conf) -> Res<()> {
+fn profile_workload(noop: &Noop, secs: u64, conf: Conf, spawners: usize) -> Res<()> {
     let tag = marker("workload");
-    let w = Work { duration: Some(Duration::from_secs(secs)), ..work(&noop.path, &tag, 2) };
-    log(format!("workload: 2 spawners for {secs} s, {}", conf.label()));
+    let w = Work { duration: Some(Duration::from_secs(secs)), ..work(&noop.path, &tag, spawners) };
+    log(format!("workload: {spawners} spawners for {secs} s, {}", conf.label()));
     if conf == Conf::NoTracer {
         let wo = timed_work(&w)?;
         log(format!("{} execs, {:.0} exec/s, CPU {:.1} µs/exec", wo.spawned, wo.rate(), wo.cpu_per_exec_ns() / 1000.0));
@@ -1392,7 +1400,7 @@ fn run() -> Res<()> {
     let load_start = sys::loadavg();
     let noop = Noop::build()?;
     if let Some((secs, conf)) = args.workload {
-        return profile_workload(&noop, secs, conf);
+        return profile_workload(&noop, secs, conf, args.workload_spawners);
     }
     log(format!("no-op binary: {} ({} bytes)", noop.path.to_string_lossy(), noop.size()));
     if let Some(b) = args.blocks {
