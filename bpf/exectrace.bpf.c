@@ -100,13 +100,16 @@ struct {
  * another thread's name. max_entries = CPUs * COMM_SLOTS, set at load.
  */
 #define COMM_SLOTS 64
-/* An entry older than this is from an exec that never completed. */
-#define COMM_MAX_AGE_NS 10000000000ULL
 
+/*
+ * An entry names the exec it is for by the new process's mm (bprm->mm
+ * before the switch, task->mm after): an exec killed between the two hooks
+ * leaves an entry that no later exec matches, without a clock read per exec.
+ */
 struct comm_slot {
 	__u32 tid;
 	__u32 pad;
-	__u64 ts;
+	__u64 mm;
 	char comm[16];
 };
 
@@ -294,7 +297,7 @@ static __always_inline void submit(struct scratch_slot *s, __u32 data_len)
 }
 
 /* Remember `task`'s current name (called just before exec renames it). */
-static __always_inline void remember_comm(struct task_struct *task)
+static __always_inline void remember_comm(struct task_struct *task, struct mm_struct *new_mm)
 {
 	__u32 tid = task->pid;
 	__u32 key = bpf_get_smp_processor_id() * COMM_SLOTS + tid % COMM_SLOTS;
@@ -304,16 +307,16 @@ static __always_inline void remember_comm(struct task_struct *task)
 		return;
 	e->tid = 0;
 	__builtin_memcpy(e->comm, task->comm, sizeof(e->comm));
-	e->ts = bpf_ktime_get_boot_ns();
+	e->mm = (__u64)new_mm;
 	asm volatile("" ::: "memory");
 	e->tid = tid;
 }
 
-static __always_inline bool take_comm(__u32 key, __u32 tid, __u64 now, char *comm)
+static __always_inline bool take_comm(__u32 key, __u32 tid, __u64 mm, char *comm)
 {
 	struct comm_slot *e = bpf_map_lookup_elem(&comm_slots, &key);
 
-	if (!e || e->tid != tid || now - e->ts > COMM_MAX_AGE_NS)
+	if (!e || e->tid != tid || e->mm != mm)
 		return false;
 	__builtin_memcpy(comm, e->comm, sizeof(e->comm));
 	asm volatile("" ::: "memory");
@@ -323,17 +326,17 @@ static __always_inline bool take_comm(__u32 key, __u32 tid, __u64 now, char *com
 	return true;
 }
 
-/* The name remembered for thread `tid` before its exec, used once. */
-static __always_inline bool recall_comm(__u32 tid, __u64 now, char *comm)
+/* The name remembered for thread `tid` before its exec into `mm`, used once. */
+static __always_inline bool recall_comm(__u32 tid, __u64 mm, char *comm)
 {
 	__u32 cpu = bpf_get_smp_processor_id();
 
-	if (take_comm(cpu * COMM_SLOTS + tid % COMM_SLOTS, tid, now, comm))
+	if (take_comm(cpu * COMM_SLOTS + tid % COMM_SLOTS, tid, mm, comm))
 		return true;
 	for (__u32 c = 0; c < 1024; c++) {
 		if (c >= nr_cpus)
 			break;
-		if (c != cpu && take_comm(c * COMM_SLOTS + tid % COMM_SLOTS, tid, now, comm))
+		if (c != cpu && take_comm(c * COMM_SLOTS + tid % COMM_SLOTS, tid, mm, comm))
 			return true;
 	}
 	return false;
@@ -342,7 +345,7 @@ static __always_inline bool recall_comm(__u32 tid, __u64 now, char *comm)
 SEC("tp_btf/sched_prepare_exec")
 int BPF_PROG(prepare_exec, struct task_struct *task, struct linux_binprm *bprm)
 {
-	remember_comm(task);
+	remember_comm(task, bprm->mm);
 	return 0;
 }
 
@@ -359,7 +362,7 @@ int BPF_PROG(task_rename_fallback, struct task_struct *task, const char *comm)
 	struct mm_struct *mm = task->mm;
 
 	if (task->pid == (__u32)bpf_get_current_pid_tgid() && mm && mm->arg_start == 0)
-		remember_comm(task);
+		remember_comm(task, mm);
 	return 0;
 }
 
@@ -378,7 +381,7 @@ int BPF_PROG(process_exec, struct task_struct *task, pid_t old_pid, struct linux
 		return 0;
 	r = &s->rec;
 	r->tid = tid;
-	if (!recall_comm(tid, r->ts_boot_ns, r->comm)) {
+	if (!recall_comm(tid, (__u64)task->mm, r->comm)) {
 		bpf_get_current_comm(r->comm, sizeof(r->comm));
 		r->flags |= EXECTRACE_REC_COMM_AFTER_EXEC;
 	}

@@ -70,6 +70,7 @@ struct task_struct {
 };
 
 struct linux_binprm {
+	struct mm_struct *mm;
 	int argc;
 	const char *filename;
 	const char *interp;
