@@ -21,9 +21,10 @@ use exectrace::TracerOpts;
 
 use crate::reader::{Api, Progress, Reader, ReaderCfg};
 use crate::spawner_process::SpawnerProcess;
-use crate::sys::{self, Res};
+use crate::sys::{self, LinkSwitch, Res};
 
 /// One configuration taking part: `opts` `None` runs without a tracer.
+#[derive(Clone)]
 pub struct Arm {
     pub label: String,
     pub opts: Option<TracerOpts>,
@@ -143,6 +144,25 @@ impl Meter<'_> {
     }
 }
 
+/// How a traced segment gets its tracer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// Created `settle` before the segment, closed after it: the user's
+    /// whole cost, fds and memory of an open tracer included.
+    Reload,
+    /// Loaded once, its reader running throughout; its programs are
+    /// attached `SWITCH_GAP` before the segment and detached after it
+    /// (`sys::LinkSwitch`). No load between segments, so they follow each
+    /// other closely and many more fit in a run; an open tracer's fds and
+    /// memory are in every segment, so this suits spawners in another
+    /// process, which do not see them.
+    Switch,
+}
+
+/// From attaching (or detaching) to the timed window: the previous
+/// configuration's last wake-up and the attach itself fall in it.
+pub const SWITCH_GAP: Duration = Duration::from_millis(30);
+
 /// `blocks` blocks of one `seg`-long segment per arm, with `spawners`
 /// spawners execing `noop` without a break, placed as `placement` says.
 pub fn run(
@@ -152,30 +172,53 @@ pub fn run(
     arms: &[Arm],
     blocks: usize,
     seg: Duration,
+    method: Method,
 ) -> Res<Outcome> {
     let tag = crate::marker("tput");
     let mut segments: Vec<Vec<Segment>> = arms.iter().map(|_| Vec::with_capacity(blocks)).collect();
+    let mut switched = match method {
+        Method::Reload => Vec::new(),
+        Method::Switch => switched_tracers(arms)?,
+    };
     let mut blocks_of = |meter: &Meter<'_>| -> Res<()> {
         for block in 0..blocks {
             let order: Vec<usize> =
                 if block % 2 == 0 { (0..arms.len()).collect() } else { (0..arms.len()).rev().collect() };
             for i in order {
-                segments[i].push(segment(&arms[i], meter, seg)?);
+                let s = match method {
+                    Method::Reload => segment(&arms[i], meter, seg)?,
+                    Method::Switch => switched_segment(arms, &mut switched, i, meter, seg)?,
+                };
+                segments[i].push(s);
             }
         }
         Ok(())
     };
+    let out = run_blocks(noop, &tag, spawners, placement, &mut blocks_of);
+    for (reader, _) in switched.into_iter().flatten() {
+        reader.finish()?;
+    }
+    out?;
+    Ok(Outcome { segments })
+}
+
+fn run_blocks(
+    noop: &CStr,
+    tag: &CStr,
+    spawners: usize,
+    placement: Placement,
+    blocks_of: &mut dyn FnMut(&Meter<'_>) -> Res<()>,
+) -> Res<()> {
     if placement == Placement::OtherProcess {
-        let p = SpawnerProcess::start(noop, &tag, spawners)?;
+        let p = SpawnerProcess::start(noop, tag, spawners)?;
         let res = blocks_of(&Meter { done: p.done(), other: Some(&p) });
         let stopped = p.stop();
         res?;
-        stopped?;
-        return Ok(Outcome { segments });
+        return stopped;
     }
     let stop = AtomicBool::new(false);
     let done = AtomicU64::new(0);
-    let w = crate::Work { stop: Some(&stop), done: Some(&done), ..crate::work(noop, &tag, spawners) };
+    let w = crate::Work { stop: Some(&stop), done: Some(&done), ..crate::work(noop, tag, spawners) };
     std::thread::scope(|s| -> Res<()> {
         let load = s.spawn(|| crate::run_work(&w));
         let res = blocks_of(&Meter { done: &done, other: None });
@@ -187,8 +230,62 @@ pub fn run(
             0 => Ok(()),
             n => Err(format!("{n} spawn errors: {}", work.first_error.unwrap_or_default())),
         }
-    })?;
-    Ok(Outcome { segments })
+    })
+}
+
+/// Per arm, its tracer (loaded, read, detached) for `Method::Switch`.
+fn switched_tracers(arms: &[Arm]) -> Res<Vec<Option<(Reader, LinkSwitch)>>> {
+    let mut out = Vec::new();
+    for arm in arms {
+        let Some(o) = &arm.opts else {
+            out.push(None);
+            continue;
+        };
+        let cfg = ReaderCfg { api: Api::RustRef, marker: Vec::new(), collect_latency: false, seq_cap: 0 };
+        let reader = Reader::start(o, cfg, Arc::new(Progress::default()))?;
+        let switch = LinkSwitch::take_over(reader.handle.prog_fd())?;
+        out.push(Some((reader, switch)));
+    }
+    Ok(out)
+}
+
+fn switched_segment(
+    arms: &[Arm],
+    tracers: &mut [Option<(Reader, LinkSwitch)>],
+    arm: usize,
+    meter: &Meter<'_>,
+    seg: Duration,
+) -> Res<Segment> {
+    for (i, t) in tracers.iter_mut().enumerate() {
+        if let Some((_, switch)) = t {
+            if i != arm {
+                switch.set(false)?;
+            }
+        }
+    }
+    if let Some((_, switch)) = &mut tracers[arm] {
+        switch.set(true)?;
+    }
+    std::thread::sleep(SWITCH_GAP);
+    // A uid filter (the hooks-only configuration) lets none of ours through.
+    let filtered = arms[arm].opts.as_ref().is_some_and(|o| o.uid.is_some());
+    let events =
+        |t: &Option<(Reader, LinkSwitch)>| t.as_ref().map_or(0, |(r, _)| r.progress.events.load(Ordering::SeqCst));
+    let before: Vec<u64> = tracers.iter().map(events).collect();
+    let s = timed(meter, seg);
+    // The switch is what the comparison rests on: check that it works. A
+    // detached tracer gets nothing (the gap outlasts a wake-up bound); the
+    // attached one gets our execs, give or take one bound at either end.
+    for (i, t) in tracers.iter().enumerate() {
+        let got = events(t) - before[i];
+        if i != arm && got != 0 {
+            return Err(format!("a detached tracer received {got} events in a {} ms segment", seg.as_millis()));
+        }
+        if i == arm && t.is_some() && !filtered && (got as f64) < 0.8 * s.execs as f64 {
+            return Err(format!("an attached tracer received {got} events for {} execs", s.execs));
+        }
+    }
+    Ok(s)
 }
 
 fn segment(arm: &Arm, meter: &Meter<'_>, seg: Duration) -> Res<Segment> {
@@ -202,11 +299,16 @@ fn segment(arm: &Arm, meter: &Meter<'_>, seg: Duration) -> Res<Segment> {
     if reader.is_some() {
         std::thread::sleep(arm.settle);
     }
-    let (n0, t0, c0) = meter.now();
-    std::thread::sleep(seg);
-    let (n1, t1, c1) = meter.now();
+    let s = timed(meter, seg);
     if let Some(r) = reader {
         r.finish()?;
     }
-    Ok(Segment { execs: n1 - n0, secs: (t1 - t0).as_secs_f64(), cpu_ns: c1 - c0 })
+    Ok(s)
+}
+
+fn timed(meter: &Meter<'_>, seg: Duration) -> Segment {
+    let (n0, t0, c0) = meter.now();
+    std::thread::sleep(seg);
+    let (n1, t1, c1) = meter.now();
+    Segment { execs: n1 - n0, secs: (t1 - t0).as_secs_f64(), cpu_ns: c1 - c0 }
 }

@@ -487,3 +487,71 @@ pub fn exec_prog_ids() -> Vec<u32> {
     }
     ids
 }
+
+// ---- attaching and detaching a running tracer (throughput, interleave.rs) ----
+
+/// Turns a running tracer's programs on and off without reloading it, so
+/// that traced and untraced segments follow each other with nothing but an
+/// attach or a detach in between. The tracer's own links are detached by
+/// putting /dev/null in their place in this process's fd table (dup3 onto
+/// the same number: the library still owns that number and closes it
+/// later); raw tracepoint links cannot be detached otherwise. The switch
+/// then attaches links of its own to the same programs, which keep the
+/// tracer's maps, ring and reader.
+pub struct LinkSwitch {
+    /// The tracer's programs, in id order (load order: the pre-exec hook
+    /// first, so it is attached before the program that reads what it saved).
+    progs: TracerProgs,
+    links: Vec<OwnedFd>,
+}
+
+impl LinkSwitch {
+    /// Take over the links of the tracer whose program is `prog_fd`; it is
+    /// left detached.
+    pub fn take_over(prog_fd: RawFd) -> Res<LinkSwitch> {
+        let progs = TracerProgs::find(prog_fd)?;
+        let ids: Vec<u32> = progs.progs.iter().map(|p| p.1).collect();
+        let devnull = std::fs::File::open("/dev/null").map_err(|e| format!("/dev/null: {e}"))?;
+        let mut taken = 0;
+        let dir = std::fs::read_dir("/proc/self/fd").map_err(|e| format!("/proc/self/fd: {e}"))?;
+        for entry in dir.flatten() {
+            let Some(fd) = entry.file_name().to_str().and_then(|s| s.parse::<RawFd>().ok()) else { continue };
+            let Ok(info) = std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}")) else { continue };
+            let field = |key: &str| info.lines().find_map(|l| l.strip_prefix(key)).map(str::trim);
+            let ours = field("link_type:") == Some("raw_tracepoint")
+                && field("prog_id:").and_then(|v| v.parse::<u32>().ok()).is_some_and(|id| ids.contains(&id));
+            if !ours {
+                continue;
+            }
+            // SAFETY: both fds are open; `fd` is replaced atomically and stays open.
+            if unsafe { libc::dup3(devnull.as_raw_fd(), fd, libc::O_CLOEXEC) } < 0 {
+                return Err(format!("detaching the tracer's link (fd {fd}): {}", io::Error::last_os_error()));
+            }
+            taken += 1;
+        }
+        if taken != ids.len() {
+            return Err(format!("found {taken} links for the tracer's {} programs", ids.len()));
+        }
+        Ok(LinkSwitch { progs, links: Vec::new() })
+    }
+
+    /// Attach (`true`) or detach the tracer's programs.
+    pub fn set(&mut self, on: bool) -> Res<()> {
+        if !on {
+            // Detach the reading program first: no event without its name.
+            while let Some(link) = self.links.pop() {
+                drop(link);
+            }
+            return Ok(());
+        }
+        if !self.links.is_empty() {
+            return Ok(());
+        }
+        for (name, _, fd) in &self.progs.progs {
+            // SAFETY: plain libbpf call; a tp_btf program attaches by its BTF id.
+            let link = owned(unsafe { libbpf_sys::bpf_raw_tracepoint_open(std::ptr::null(), fd.as_raw_fd()) }, name)?;
+            self.links.push(link);
+        }
+        Ok(())
+    }
+}
