@@ -284,9 +284,9 @@ static __always_inline struct scratch_slot *begin_record(struct task_struct *tas
 	return s;
 }
 
-static __always_inline void submit(struct scratch_slot *s, __u32 data_len)
+/* Number `r` and copy it, with its `data_len` bytes of data, into the ring. */
+static __always_inline void submit(struct exectrace_record *r, __u32 data_len)
 {
-	struct exectrace_record *r = &s->rec;
 	__u64 size = sizeof(*r) + data_len;
 
 	if (size > sizeof(*r) + EXECTRACE_FILENAME_CAP + EXECTRACE_INTERP_CAP + EXECTRACE_ARGV_CAP_MAX)
@@ -366,20 +366,45 @@ int BPF_PROG(task_rename_fallback, struct task_struct *task, const char *comm)
 	return 0;
 }
 
+/*
+ * Most records are small. Built on the BPF stack, which is hot in cache,
+ * they need no scratch slot: no compare-and-swap and no cold cache lines to
+ * fill before the copy into the ring. Longer ones, and scripts, take a slot.
+ */
+#define STACK_FILENAME_CAP 96
+#define STACK_ARGV_CAP 192
+
+struct stack_record {
+	struct exectrace_record rec;
+	char data[STACK_FILENAME_CAP + STACK_ARGV_CAP];
+};
+
+/* argv from the new mm: the first `len` of its `size` bytes, into `dst`. */
+static __always_inline __u32 read_argv(struct exectrace_record *r, char *dst, __u32 len, __u64 size,
+				       unsigned long start)
+{
+	if (len && bpf_probe_read_user(dst, len, (const void *)start)) {
+		r->flags |= EXECTRACE_REC_ARGV_FAULT;
+		len = 0;
+	}
+	if (len < size)
+		r->flags |= EXECTRACE_REC_ARGV_TRUNCATED;
+	r->argv_len = len;
+	return len;
+}
+
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(process_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
 {
+	struct stack_record sr;
+	struct exectrace_record *r = &sr.rec;
 	struct scratch_slot *s;
-	struct exectrace_record *r;
 	__u32 tid = old_pid;
 	long n;
 
 	if (!wanted(task))
 		return 0;
-	s = begin_record(task);
-	if (!s)
-		return 0;
-	r = &s->rec;
+	fill_task(r, task);
 	r->tid = tid;
 	if (!recall_comm(tid, (__u64)task->mm, r->comm)) {
 		bpf_get_current_comm(r->comm, sizeof(r->comm));
@@ -388,16 +413,43 @@ int BPF_PROG(process_exec, struct task_struct *task, pid_t old_pid, struct linux
 
 	const char *filename = bprm->filename;
 	const char *interp = bprm->interp;
-	__u32 off = 0;
+	bool has_interp = interp && interp != filename;
+	struct mm_struct *mm = task->mm;
+	unsigned long start = mm->arg_start;
+	unsigned long end = mm->arg_end;
+	__u64 size = end > start ? end - start : 0;
+	__u32 len = size > argv_cap ? argv_cap : size;
+	__u32 off;
+
+	r->argc = bprm->argc;
+	r->argv_size = size;
+	r->interp_len = 0;
+	if (!has_interp && len <= STACK_ARGV_CAP) {
+		n = bpf_probe_read_kernel_str(sr.data, STACK_FILENAME_CAP, filename);
+		if (n > 0 && n < STACK_FILENAME_CAP) {
+			off = clamp_len(n, STACK_FILENAME_CAP);
+			r->filename_len = off;
+			len = read_argv(r, sr.data + off, len, size, start);
+			submit(r, off + len);
+			return 0;
+		}
+	}
+
+	s = claim_slot();
+	if (!s) {
+		__sync_fetch_and_add(&next_seq, 1);
+		count_drop();
+		return 0;
+	}
+	__builtin_memcpy(&s->rec, r, sizeof(*r));
+	r = &s->rec;
 
 	n = bpf_probe_read_kernel_str(s->data, EXECTRACE_FILENAME_CAP, filename);
 	if (n >= EXECTRACE_FILENAME_CAP)
 		r->flags |= EXECTRACE_REC_FILENAME_TRUNCATED;
 	off = clamp_len(n, EXECTRACE_FILENAME_CAP);
 	r->filename_len = off;
-
-	r->interp_len = 0;
-	if (interp && interp != filename) {
+	if (has_interp) {
 		r->flags |= EXECTRACE_REC_HAS_INTERP;
 		n = bpf_probe_read_kernel_str(s->data + off, EXECTRACE_INTERP_CAP, interp);
 		if (n >= EXECTRACE_INTERP_CAP)
@@ -406,25 +458,10 @@ int BPF_PROG(process_exec, struct task_struct *task, pid_t old_pid, struct linux
 		r->interp_len = n;
 		off += n;
 	}
-
-	struct mm_struct *mm = task->mm;
-	unsigned long start = mm->arg_start;
-	unsigned long end = mm->arg_end;
-	__u64 size = end > start ? end - start : 0;
-	__u32 len = size > argv_cap ? argv_cap : size;
-
-	r->argc = bprm->argc;
-	r->argv_size = size;
 	if (len > EXECTRACE_ARGV_CAP_MAX)
 		len = EXECTRACE_ARGV_CAP_MAX;
-	if (len && bpf_probe_read_user(s->data + off, len, (const void *)start)) {
-		r->flags |= EXECTRACE_REC_ARGV_FAULT;
-		len = 0;
-	}
-	if (len < size)
-		r->flags |= EXECTRACE_REC_ARGV_TRUNCATED;
-	r->argv_len = len;
-	submit(s, off + len);
+	len = read_argv(r, s->data + off, len, size, start);
+	submit(r, off + len);
 	release_slot(s);
 	return 0;
 }
@@ -513,7 +550,7 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	r->argv_len = len;
 	if (!complete)
 		r->flags |= EXECTRACE_REC_ARGV_TRUNCATED | EXECTRACE_REC_ARGC_LOWER_BOUND;
-	submit(s, off + len);
+	submit(&s->rec, off + len);
 	release_slot(s);
 	return 0;
 }

@@ -216,6 +216,37 @@ fn scripts_report_argv_as_run_and_the_interpreter() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// Short records are built on the BPF stack, longer ones in a scratch slot
+/// (a filename of 96 bytes or more, an argv of more than 192): every size
+/// on either side of those limits arrives whole.
+#[test]
+fn records_on_either_side_of_the_small_record_limits_are_exact() {
+    let Some(t) = default_tracer() else { return };
+    let dir = tempdir("small");
+    for name_len in [94, 95, 96, 97] {
+        let prefix = dir.as_os_str().len() + 1;
+        let path = dir.join("n".repeat(name_len - prefix));
+        std::os::unix::fs::symlink("/bin/true", &path).unwrap();
+        assert_eq!(path.as_os_str().len(), name_len);
+        for argv_size in [191, 192, 193] {
+            let m = marker("small");
+            let pad = "p".repeat(argv_size - name_len - m.len() - 3);
+            run(Command::new(&path).args([&m, &pad]));
+            let ev = find_marker(&t, &m).expect("event");
+            assert_eq!(ev.filename, path.as_os_str(), "{name_len}/{argv_size}");
+            assert_eq!(
+                ev.argv,
+                [path.as_os_str(), os(&m), os(&pad)],
+                "{name_len}/{argv_size}"
+            );
+            assert_eq!(ev.argv_size as usize, argv_size);
+            assert_eq!(ev.argc, 3);
+            assert!(!ev.truncated, "{ev:?}");
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn argv_beyond_the_budget_is_truncated_with_true_sizes() {
     let Some(t) = default_tracer() else { return };

@@ -62,7 +62,7 @@ impl Plan {
     fn full() -> Plan {
         Plan {
             mode: "full",
-            tput_blocks: [24, 40, 40, 150],
+            tput_blocks: [24, 40, 40, 200],
             tput_seg: Duration::from_millis(250),
             tput_settle: SETTLE,
             rounds: 3,
@@ -128,7 +128,7 @@ fn usage() -> &'static str {
                       SECONDS, drops and RSS every 10 s (results/soak.md, soak.json)\n\
      --throughput     only the exec throughput comparison (1)\n\
      --blocks N       interleaved throughput blocks with 2 spawners, tracers loaded per segment (default 40; quick 3)\n\
-     --switch-blocks N  blocks of the attach/detach comparison (default 150; quick 3)\n\
+     --switch-blocks N  blocks of the attach/detach comparison (default 200; quick 3)\n\
      --settle-check   one more throughput configuration: defaults, timed 300 ms after\n\
                       the load instead of 1 s (what the load's after-effect weighs)\n\
      --rounds N       traced full-rate runs for in-kernel time, reader CPU, latency (default 3; quick 1)\n\
@@ -1252,24 +1252,7 @@ fn throughput(
     ];
     // The arm the target applies to.
     const DEFAULTS: usize = 2;
-    // The switched comparison also splits the cost: the hooks alone (a uid
-    // filter that no process matches: both programs run, no record is
-    // written), and the default tracer with 5 times fewer wake-ups.
-    let mut switch_arms: Vec<interleave::Arm> = arms.clone();
-    let mut hooks_only = Conf::Defaults.opts();
-    hooks_only.uid = Some(sys::unused_uid());
-    let mut slow_wake = Conf::Defaults.opts();
-    slow_wake.wakeup_latency = Duration::from_millis(20);
-    switch_arms.push(interleave::Arm {
-        label: "tracer attached, no event: the hooks alone (a uid filter no process matches)".into(),
-        opts: Some(hooks_only),
-        settle,
-    });
-    switch_arms.push(interleave::Arm {
-        label: "tracer, 20 ms wake-up bound: a fifth of the wake-ups".into(),
-        opts: Some(slow_wake),
-        settle,
-    });
+    const WAKE_EACH: usize = 3;
     if args.settle_check {
         arms.push(interleave::Arm {
             label: format!("{}, timed 300 ms after its load", Conf::Defaults.label()),
@@ -1294,7 +1277,8 @@ fn throughput(
             if other { " in another process (agent deployment)" } else { "" },
             if switch { ", tracers attached and detached instead of loaded" } else { "" }
         );
-        let arms = if switch { &switch_arms[..] } else { &arms[..] };
+        // A load's after-effect has no place in the switched comparison.
+        let arms = if switch { &arms[..=WAKE_EACH] } else { &arms[..] };
         log(format!(
             "throughput, {spawners} spawner(s){}{}: {blocks} blocks of {} x {} ms segments",
             if other { " in another process" } else { "" },
