@@ -77,8 +77,9 @@ struct scratch_slot {
 };
 
 /*
- * Records are built here, then copied into the ring sized to the data:
- * bpf_ringbuf_reserve() needs a constant size. Not a per-CPU map: a
+ * Records too large for the BPF stack (see process_exec) are built here,
+ * then copied into the ring sized to the data: bpf_ringbuf_reserve() needs
+ * a constant size. Not a per-CPU map: a
  * preempted program would share its slot with the next one on that CPU.
  * Each CPU owns slots_per_cpu slots, claimed with a compare-and-swap.
  * max_entries and value_size are set at load from the CPU count and argv_cap.
