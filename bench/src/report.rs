@@ -157,6 +157,9 @@ impl<T: Into<Json>> From<Vec<T>> for Json {
 pub enum Verdict {
     Pass,
     Fail,
+    /// The run cannot decide: its own measure of the method's error is
+    /// larger than the margin the target needs. Not met.
+    Inconclusive,
     Info,
 }
 
@@ -172,6 +175,7 @@ impl Verdict {
         match self {
             Verdict::Pass => "PASS",
             Verdict::Fail => "**FAIL**",
+            Verdict::Inconclusive => "**INCONCLUSIVE**",
             Verdict::Info => "info",
         }
     }
@@ -179,6 +183,7 @@ impl Verdict {
         match self {
             Verdict::Pass => Json::Bool(true),
             Verdict::Fail => Json::Bool(false),
+            Verdict::Inconclusive => Json::Str("inconclusive".into()),
             Verdict::Info => Json::Null,
         }
     }
@@ -224,10 +229,18 @@ pub fn markdown(title: &str, meta: &[(String, String)], rows: &[Row], notes: &[S
         .unwrap();
     }
     let pass = rows.iter().filter(|r| r.verdict == Verdict::Pass).count();
-    let fail: Vec<&Row> = rows.iter().filter(|r| r.verdict == Verdict::Fail).collect();
-    writeln!(s, "\n**Summary: {} targets checked, {} PASS, {} FAIL.**", pass + fail.len(), pass, fail.len()).unwrap();
-    for r in &fail {
-        writeln!(s, "- FAIL: {} ({}): {} (target {})", r.item, r.config, r.value, r.target).unwrap();
+    let not_met: Vec<&Row> =
+        rows.iter().filter(|r| matches!(r.verdict, Verdict::Fail | Verdict::Inconclusive)).collect();
+    let fail = not_met.iter().filter(|r| r.verdict == Verdict::Fail).count();
+    let undecided = not_met.len() - fail;
+    write!(s, "\n**Summary: {} targets checked, {pass} PASS, {fail} FAIL", pass + not_met.len()).unwrap();
+    if undecided > 0 {
+        write!(s, ", {undecided} INCONCLUSIVE").unwrap();
+    }
+    writeln!(s, ".**").unwrap();
+    for r in &not_met {
+        let v = if r.verdict == Verdict::Fail { "FAIL" } else { "INCONCLUSIVE" };
+        writeln!(s, "- {v}: {} ({}): {} (target {})", r.item, r.config, r.value, r.target).unwrap();
     }
     if !notes.is_empty() {
         s.push('\n');
@@ -256,13 +269,17 @@ pub fn json(meta: &[(String, String)], rows: &[Row], details: Json) -> String {
                 .with("data", r.data.clone())
         })
         .collect();
-    let pass = rows.iter().filter(|r| r.verdict == Verdict::Pass).count();
-    let fail = rows.iter().filter(|r| r.verdict == Verdict::Fail).count();
+    let count = |v: Verdict| rows.iter().filter(|r| r.verdict == v).count() as u64;
+    let (pass, fail, undecided) = (count(Verdict::Pass), count(Verdict::Fail), count(Verdict::Inconclusive));
     let doc = Json::obj()
         .with("meta", m)
         .with(
             "summary",
-            Json::obj().with("targets", (pass + fail) as u64).with("pass", pass as u64).with("fail", fail as u64),
+            Json::obj()
+                .with("targets", pass + fail + undecided)
+                .with("pass", pass)
+                .with("fail", fail)
+                .with("inconclusive", undecided),
         )
         .with("rows", Json::Arr(rows_j))
         .with("details", details);
