@@ -35,6 +35,12 @@ const volatile __u32 slots_per_cpu = 2;
  * the count of numbers taken stays exact).
  */
 const volatile bool no_atomics;
+/*
+ * Build small records on the stack (see process_exec): needs the verifier
+ * of 5.12+, which takes a helper's writes at a variable stack offset and
+ * lets a privileged program pass stack bytes it has not proven written.
+ */
+const volatile bool stack_records;
 
 /* Shared with user space through the skeleton's types, never declared twice. */
 struct exectrace_record record_layout;
@@ -79,8 +85,8 @@ struct scratch_slot {
 /*
  * Records too large for the BPF stack (see process_exec) are built here,
  * then copied into the ring sized to the data: bpf_ringbuf_reserve() needs
- * a constant size. Not a per-CPU map: a
- * preempted program would share its slot with the next one on that CPU.
+ * a constant size. Not a per-CPU map: a preempted program would share its
+ * slot with the next one on that CPU.
  * Each CPU owns slots_per_cpu slots, claimed with a compare-and-swap.
  * max_entries and value_size are set at load from the CPU count and argv_cap.
  */
@@ -425,7 +431,7 @@ int BPF_PROG(process_exec, struct task_struct *task, pid_t old_pid, struct linux
 	r->argc = bprm->argc;
 	r->argv_size = size;
 	r->interp_len = 0;
-	if (!has_interp && len <= STACK_ARGV_CAP) {
+	if (stack_records && !has_interp && len <= STACK_ARGV_CAP) {
 		n = bpf_probe_read_kernel_str(sr.data, STACK_FILENAME_CAP, filename);
 		if (n > 0 && n < STACK_FILENAME_CAP) {
 			off = clamp_len(n, STACK_FILENAME_CAP);

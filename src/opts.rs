@@ -20,13 +20,13 @@ pub const MAX_WAKEUP_LATENCY: Duration = Duration::from_secs(1);
 pub enum Hooks {
     /// The best the running kernel has: `sched_prepare_exec` (6.10+) to
     /// remember the caller's name, BPF atomics (5.12+) for scratch slots and
-    /// sequence numbers.
+    /// sequence numbers, small records built on the BPF stack (5.12+).
     #[default]
     Auto,
     /// The paths for older kernels even where better ones exist, for
-    /// testing them on a new kernel: `task_rename` for the name, and no BPF
+    /// testing them on a new kernel: `task_rename` for the name, no BPF
     /// atomics (one scratch slot per CPU; sequence numbers may repeat under
-    /// contention).
+    /// contention), and every record built in a scratch slot.
     Fallback,
 }
 

@@ -393,6 +393,8 @@ fn load(opts: &TracerOpts, cgroup: Option<&OwnedFd>) -> Result<LoadOutput> {
     let atomics = opts.hooks == Hooks::Auto && sys::kernel_at_least(5, 12);
     let slots = if atomics { SLOTS_PER_CPU } else { 1 };
     rodata.no_atomics = !atomics;
+    // Same kernels (5.12+) and the same test switch (Hooks::Fallback).
+    rodata.stack_records = atomics;
     rodata.slots_per_cpu = slots;
     rodata.nr_cpus = ncpus;
     rodata.filter_pid_ns = opts.pid_ns.unwrap_or(0);
