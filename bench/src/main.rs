@@ -1,7 +1,7 @@
 //! exectrace benchmark (issue 6): what the tracer costs and whether it loses
 //! anything, measured side by side in one run. See bench/README.md.
 //!
-//! Run as root through bench/run.sh: `bench/run.sh` (full, ~18 min),
+//! Run as root through bench/run.sh: `bench/run.sh` (full, ~12 min),
 //! `bench/run.sh --quick` (smoke test), `bench/run.sh --soak 600`.
 mod interleave;
 mod reader;
