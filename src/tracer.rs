@@ -1,10 +1,11 @@
 //! The tracer: load and attach the BPF program, then read events.
 //!
 //! Waiting: the reader sleeps in epoll on two fds: the ring buffer and a
-//! one-shot timerfd, which `close` also sets to fire at once. After draining the
-//! ring the reader arms the timer for `wakeup_latency` and says so in the
-//! program's `reader_lingering` flag; while it is set the program writes
-//! records without waking anyone, and the timer collects them. The reader
+//! one-shot timerfd, which `close` also sets to fire at once. After draining
+//! the ring the reader arms the timer for `wakeup_latency` (unless it is
+//! already set and not yet due) and says so in the program's
+//! `reader_lingering` flag; while it is set the program writes records
+//! without waking anyone, and the timer collects them. The reader
 //! goes idle (flag cleared, no timer) only when every sequence number the
 //! program took is accounted for, consumed or dropped; a record numbered
 //! after that wakes it at once (see wake_flags() in the program). Bounded
@@ -76,8 +77,9 @@ struct Loaded {
     linger: Option<Duration>,
     /// Records were consumed since the ring was last seen empty.
     active: bool,
-    /// The linger timer is set and has not been seen to fire.
-    armed: bool,
+    /// While the linger timer is set and has not been seen to fire: a
+    /// time it cannot fire before.
+    armed_until: Option<Instant>,
     /// Records taken off the ring, malformed ones included.
     consumed: u64,
 }
@@ -326,23 +328,37 @@ impl Loaded {
         let Some(linger) = self.linger else { return };
         let lingering = self.bss.atomic_u32(offset_of!(Bss, reader_lingering));
         let next_seq = self.bss.atomic_u64(offset_of!(Bss, next_seq));
+        // Whether the linger timer, if set, may have fired by now.
+        let due = self.armed_until.map(|t| Instant::now() >= t);
         if self.active {
             self.active = false;
-            self.armed = true;
+            // A timer set at an earlier drain and not yet due already looks
+            // within `linger`: readers that drain several times per wake-up
+            // (try_read loops) save a syscall per drain.
+            if due == Some(false) {
+                return;
+            }
             lingering.store(1, Ordering::Relaxed);
-            sys::timerfd_set(timer, Some(linger));
-        } else if self.armed && sys::timerfd_fired(timer) {
+            self.arm(timer, linger);
+        } else if due == Some(true) && sys::timerfd_fired(timer) {
             lingering.store(0, Ordering::SeqCst);
             // Pairs with the program's full barrier between taking a
             // number and reading the flag (see wake_flags()).
             fence(Ordering::SeqCst);
             if next_seq.load(Ordering::SeqCst) > self.consumed + drops() {
                 lingering.store(1, Ordering::Relaxed);
-                sys::timerfd_set(timer, Some(linger));
+                self.arm(timer, linger);
             } else {
-                self.armed = false;
+                self.armed_until = None;
             }
         }
+    }
+
+    /// Set the linger timer; the time is read first, so the timer fires
+    /// no earlier than `armed_until`.
+    fn arm(&mut self, timer: &OwnedFd, linger: Duration) {
+        self.armed_until = Some(Instant::now() + linger);
+        sys::timerfd_set(timer, Some(linger));
     }
 }
 
@@ -505,7 +521,7 @@ fn load(opts: &TracerOpts, cgroup: Option<&OwnedFd>) -> Result<LoadOutput> {
             bss,
             linger,
             active: false,
-            armed: false,
+            armed_until: None,
             consumed: 0,
         },
         ring_fd,

@@ -172,6 +172,42 @@ fn coalesced_and_per_event_wakeups_both_deliver_promptly() {
 }
 
 #[test]
+fn try_read_loops_lose_no_wake_up_under_a_stream_of_execs() {
+    // The CLI's pattern: try_read until None (each None is a drain that
+    // may set the linger timer, or find it already set), then a blocking
+    // read. A drain that left the program's wake-ups off without a timer
+    // due would stall the read below while marked execs are pending.
+    const EXECS: usize = 300;
+    let opts = TracerOpts {
+        wakeup_latency: Duration::from_millis(20),
+        ..Default::default()
+    };
+    let Some(t) = tracer(&opts) else { return };
+    let m = marker("stream");
+    let m2 = m.clone();
+    let spawner = std::thread::spawn(move || {
+        for _ in 0..EXECS {
+            run(Command::new("/bin/true").arg(&m2));
+        }
+    });
+    let mut seen = 0;
+    while seen < EXECS {
+        while let Some(ev) = t.try_read().unwrap() {
+            seen += usize::from(has_arg(&ev, &m));
+        }
+        if seen == EXECS {
+            break;
+        }
+        match t.read_timeout(Duration::from_secs(5)).unwrap() {
+            Some(ev) => seen += usize::from(has_arg(&ev, &m)),
+            None => panic!("no event for 5 s with {seen} of {EXECS} marked execs received"),
+        }
+    }
+    spawner.join().unwrap();
+    assert_eq!(t.stats().drops, 0);
+}
+
+#[test]
 fn drops_are_counted_exactly() {
     // A ring of a few dozen records that nobody reads while 200 execs of a
     // dedicated uid happen: received + dropped == spawned. On both code
