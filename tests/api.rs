@@ -191,16 +191,29 @@ fn try_read_loops_lose_no_wake_up_under_a_stream_of_execs() {
         }
     });
     let mut seen = 0;
+    let deadline = Instant::now() + Duration::from_secs(60);
     while seen < EXECS {
+        assert!(
+            Instant::now() < deadline,
+            "{seen} of {EXECS} marked execs in 60 s"
+        );
         while let Some(ev) = t.try_read().unwrap() {
             seen += usize::from(has_arg(&ev, &m));
         }
         if seen == EXECS {
             break;
         }
-        match t.read_timeout(Duration::from_secs(5)).unwrap() {
-            Some(ev) => seen += usize::from(has_arg(&ev, &m)),
-            None => panic!("no event for 5 s with {seen} of {EXECS} marked execs received"),
+        // With a lost wake-up the read below would still find the
+        // records, but only when its own timeout ends.
+        let started = Instant::now();
+        let got = t.read_timeout(Duration::from_secs(3)).unwrap();
+        let waited = started.elapsed();
+        assert!(
+            waited < Duration::from_secs(2),
+            "a read waited {waited:?} with {seen} of {EXECS} marked execs received"
+        );
+        if let Some(ev) = got {
+            seen += usize::from(has_arg(&ev, &m));
         }
     }
     spawner.join().unwrap();
