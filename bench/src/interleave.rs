@@ -23,11 +23,23 @@ use exectrace::TracerOpts;
 use crate::reader::{Api, Progress, Reader, ReaderCfg};
 use crate::spawner_process::SpawnerProcess;
 use crate::sys::{self, LinkSwitch, Res};
+use crate::waker::Waker;
 
-/// One configuration taking part: `opts` `None` runs without a tracer.
+/// What an arm runs next to the spawners.
+pub enum Setup {
+    /// Nothing: the baseline.
+    Nothing,
+    /// A tracer with these options, and a thread reading it.
+    Tracer(TracerOpts),
+    /// No tracer: a thread waking every this long and doing nothing else
+    /// (waker.rs), the cost of a reader's wake-ups alone.
+    Waker(Duration),
+}
+
+/// One configuration taking part.
 pub struct Arm {
     pub label: String,
-    pub opts: Option<TracerOpts>,
+    pub setup: Setup,
     /// From `Tracer::new` to the timed window: loading has an after-effect
     /// that a user pays once, not per exec (see `SETTLE` in main.rs).
     pub settle: Duration,
@@ -179,7 +191,7 @@ pub fn run(
     let mut switched = match method {
         Method::Reload => Vec::new(),
         Method::Switch => {
-            let t = switched_tracers(arms)?;
+            let t = switched_setups(arms)?;
             // Past the loads' after-effect before the first segment.
             std::thread::sleep(arms.iter().map(|a| a.settle).max().unwrap_or_default());
             t
@@ -200,8 +212,8 @@ pub fn run(
         Ok(())
     };
     let out = run_blocks(noop, &tag, spawners, placement, &mut blocks_of);
-    for (reader, _) in switched.into_iter().flatten() {
-        reader.finish()?;
+    for setup in switched {
+        setup.finish()?;
     }
     out?;
     Ok(Outcome { segments })
@@ -238,52 +250,84 @@ fn run_blocks(
     })
 }
 
-/// Per arm, its tracer (loaded, read, detached) for `Method::Switch`.
-fn switched_tracers(arms: &[Arm]) -> Res<Vec<Option<(Reader, LinkSwitch)>>> {
+/// An arm's standing setup under `Method::Switch`, switched on for its
+/// segments only.
+enum Switched {
+    Nothing,
+    /// Loaded and read throughout; attached for its segments.
+    Tracer(Reader, LinkSwitch),
+    Waker(Waker),
+}
+
+impl Switched {
+    fn set(&mut self, on: bool) -> Res<()> {
+        match self {
+            Switched::Nothing => Ok(()),
+            Switched::Tracer(_, switch) => switch.set(on),
+            Switched::Waker(w) => {
+                w.set(on);
+                Ok(())
+            }
+        }
+    }
+
+    fn events(&self) -> Option<u64> {
+        match self {
+            Switched::Tracer(r, _) => Some(r.progress.events.load(Ordering::SeqCst)),
+            _ => None,
+        }
+    }
+
+    fn finish(self) -> Res<()> {
+        match self {
+            Switched::Nothing => Ok(()),
+            Switched::Tracer(r, _) => r.finish().map(drop),
+            Switched::Waker(w) => w.finish().map(drop),
+        }
+    }
+}
+
+fn reader_cfg() -> ReaderCfg {
+    ReaderCfg { api: Api::RustRef, marker: Vec::new(), collect_latency: false, seq_cap: 0 }
+}
+
+/// Per arm, its standing setup for `Method::Switch`, all off.
+fn switched_setups(arms: &[Arm]) -> Res<Vec<Switched>> {
     let mut out = Vec::new();
     for arm in arms {
-        let Some(o) = &arm.opts else {
-            out.push(None);
-            continue;
-        };
-        let cfg = ReaderCfg { api: Api::RustRef, marker: Vec::new(), collect_latency: false, seq_cap: 0 };
-        let reader = Reader::start(o, cfg, Arc::new(Progress::default()))?;
-        let switch = LinkSwitch::take_over(reader.handle.prog_fd())?;
-        out.push(Some((reader, switch)));
+        out.push(match &arm.setup {
+            Setup::Nothing => Switched::Nothing,
+            Setup::Tracer(o) => {
+                let reader = Reader::start(o, reader_cfg(), Arc::new(Progress::default()))?;
+                let switch = LinkSwitch::take_over(reader.handle.prog_fd())?;
+                Switched::Tracer(reader, switch)
+            }
+            Setup::Waker(period) => Switched::Waker(Waker::start(*period)?),
+        });
     }
     Ok(out)
 }
 
-fn switched_segment(
-    tracers: &mut [Option<(Reader, LinkSwitch)>],
-    arm: usize,
-    meter: &Meter<'_>,
-    seg: Duration,
-) -> Res<Segment> {
-    for (i, t) in tracers.iter_mut().enumerate() {
-        if let Some((_, switch)) = t {
-            if i != arm {
-                switch.set(false)?;
-            }
+fn switched_segment(setups: &mut [Switched], arm: usize, meter: &Meter<'_>, seg: Duration) -> Res<Segment> {
+    for (i, t) in setups.iter_mut().enumerate() {
+        if i != arm {
+            t.set(false)?;
         }
     }
-    if let Some((_, switch)) = &mut tracers[arm] {
-        switch.set(true)?;
-    }
+    setups[arm].set(true)?;
     std::thread::sleep(SWITCH_GAP);
-    let events =
-        |t: &Option<(Reader, LinkSwitch)>| t.as_ref().map_or(0, |(r, _)| r.progress.events.load(Ordering::SeqCst));
-    let before: Vec<u64> = tracers.iter().map(events).collect();
+    let before: Vec<Option<u64>> = setups.iter().map(Switched::events).collect();
     let s = timed(meter, seg);
     // The switch is what the comparison rests on: check that it works. A
     // detached tracer gets nothing (the gap outlasts a wake-up bound); the
     // attached one gets our execs, give or take one bound at either end.
-    for (i, t) in tracers.iter().enumerate() {
-        let got = events(t) - before[i];
+    for (i, t) in setups.iter().enumerate() {
+        let (Some(b), Some(a)) = (before[i], t.events()) else { continue };
+        let got = a - b;
         if i != arm && got != 0 {
             return Err(format!("a detached tracer received {got} events in a {} ms segment", seg.as_millis()));
         }
-        if i == arm && t.is_some() && (got as f64) < 0.8 * s.execs as f64 {
+        if i == arm && (got as f64) < 0.8 * s.execs as f64 {
             return Err(format!("an attached tracer received {got} events for {} execs", s.execs));
         }
     }
@@ -291,19 +335,25 @@ fn switched_segment(
 }
 
 fn segment(arm: &Arm, meter: &Meter<'_>, seg: Duration) -> Res<Segment> {
-    let reader = match &arm.opts {
-        Some(o) => {
-            let cfg = ReaderCfg { api: Api::RustRef, marker: Vec::new(), collect_latency: false, seq_cap: 0 };
-            Some(Reader::start(o, cfg, Arc::new(Progress::default()))?)
+    let (mut reader, mut waker) = (None, None);
+    match &arm.setup {
+        Setup::Nothing => {}
+        Setup::Tracer(o) => {
+            reader = Some(Reader::start(o, reader_cfg(), Arc::new(Progress::default()))?);
+            std::thread::sleep(arm.settle);
         }
-        None => None,
-    };
-    if reader.is_some() {
-        std::thread::sleep(arm.settle);
+        Setup::Waker(period) => {
+            let w = Waker::start(*period)?;
+            w.set(true);
+            waker = Some(w);
+        }
     }
     let s = timed(meter, seg);
-    if let Some(r) = reader {
+    if let Some(r) = reader.take() {
         r.finish()?;
+    }
+    if let Some(w) = waker.take() {
+        w.finish()?;
     }
     Ok(s)
 }

@@ -8,6 +8,7 @@ mod reader;
 mod report;
 mod spawner_process;
 mod sys;
+mod waker;
 
 use std::ffi::{CStr, CString};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -114,30 +115,33 @@ struct Args {
     switch_blocks: Option<usize>,
     /// Add a throughput arm whose segment starts 300 ms after its load.
     settle_check: bool,
+    decompose: bool,
     rounds: Option<usize>,
     out: std::path::PathBuf,
 }
 
 fn usage() -> &'static str {
-    "usage: exectrace-bench [--quick] [--soak SECONDS] [--rounds N] [--out DIR]\n\
-     \n\
-     (default)        full run, about 12 minutes on 2 cores: every measurement of issue 6\n\
-     --quick          short smoke-test run (well under a minute); numbers are rough;\n\
-                      writes results/quick.md and quick.json, not latest.*\n\
-     --soak SECONDS   only the soak: highest exec rate with a default tracer for\n\
-                      SECONDS, drops and RSS every 10 s (results/soak.md, soak.json)\n\
-     --throughput     only the exec throughput comparison (1)\n\
-     --blocks N       interleaved throughput blocks with 2 spawners, tracers loaded per segment (default 40; quick 3)\n\
-     --switch-blocks N  blocks of the attach/detach comparison (default 200; quick 3)\n\
-     --settle-check   one more throughput configuration: defaults, timed 300 ms after\n\
-                      the load instead of 1 s (what the load's after-effect weighs)\n\
-     --rounds N       traced full-rate runs for in-kernel time, reader CPU, latency (default 3; quick 1)\n\
-     --out DIR        where latest.md / latest.json go (default: bench/results)\n\
-     --workload SECONDS [--config none|defaults|wake-per-event] [--spawners N]\n\
-                      no measurement: N (2) spawners at full rate with a draining reader,\n\
-                      to profile, e.g. perf record -a -g -- <this> --workload 10\n\
-     --reader-nice N  run the reading threads at nice N (e.g. -10)\n\
-     Needs root (BPF, kernel.bpf_stats_enabled, a dedicated uid for the children)."
+    r#"usage: exectrace-bench [--quick] [--soak SECONDS] [--rounds N] [--out DIR]
+
+(default)        full run, about 12 minutes on 2 cores: every measurement of issue 6
+--quick          short smoke-test run (well under a minute); numbers are rough;
+                 writes results/quick.md and quick.json, not latest.*
+--soak SECONDS   only the soak: highest exec rate with a default tracer for
+                 SECONDS, drops and RSS every 10 s (results/soak.md, soak.json)
+--throughput     only the exec throughput comparison (1)
+--blocks N       interleaved throughput blocks with 2 spawners, tracers loaded per segment (default 40; quick 3)
+--switch-blocks N  blocks of the attach/detach comparison (default 200; quick 3)
+--settle-check   one more throughput configuration: defaults, timed 300 ms after
+                 the load instead of 1 s (what the load's after-effect weighs)
+--decompose      two more configurations in the switched comparison: a 20 ms bound,
+                 and a thread waking every 4 ms without a tracer (the wake-ups' share)
+--rounds N       traced full-rate runs for in-kernel time, reader CPU, latency (default 3; quick 1)
+--out DIR        where latest.md / latest.json go (default: bench/results)
+--workload SECONDS [--config none|defaults|wake-per-event] [--spawners N]
+                 no measurement: N (2) spawners at full rate with a draining reader,
+                 to profile, e.g. perf record -a -g -- <this> --workload 10
+--reader-nice N  run the reading threads at nice N (e.g. -10)
+Needs root (BPF, kernel.bpf_stats_enabled, a dedicated uid for the children)."#
 }
 
 fn parse_args() -> Res<Args> {
@@ -148,6 +152,7 @@ fn parse_args() -> Res<Args> {
         soak_only: None,
         throughput_only: false,
         settle_check: false,
+        decompose: false,
         workload_spawners: 2,
         blocks: None,
         switch_blocks: None,
@@ -169,6 +174,7 @@ fn parse_args() -> Res<Args> {
             }
             "--throughput" => a.throughput_only = true,
             "--settle-check" => a.settle_check = true,
+            "--decompose" => a.decompose = true,
             "--blocks" => {
                 let v = val("--blocks")?;
                 a.blocks = Some(v.parse().ok().filter(|&n| n > 0).ok_or_else(|| format!("--blocks: bad value {v}"))?);
@@ -383,6 +389,9 @@ enum Conf {
     NoTracer,
     Defaults,
     WakeEach,
+    /// Defaults but for a bound five times as long (under the switched
+    /// comparison's 30 ms gap, so that a detached tracer is quiet).
+    LongBound,
 }
 
 impl Conf {
@@ -391,6 +400,7 @@ impl Conf {
             Conf::NoTracer => "no tracer",
             Conf::Defaults => "tracer, defaults (4 ms wake-up bound)",
             Conf::WakeEach => "tracer, wake per event",
+            Conf::LongBound => "tracer, 20 ms wake-up bound (a fifth of the wake-ups)",
         }
     }
     fn key(self) -> &'static str {
@@ -398,12 +408,15 @@ impl Conf {
             Conf::NoTracer => "no_tracer",
             Conf::Defaults => "defaults",
             Conf::WakeEach => "wake_per_event",
+            Conf::LongBound => "bound_20ms",
         }
     }
     fn opts(self) -> TracerOpts {
         let mut o = TracerOpts::default();
-        if self == Conf::WakeEach {
-            o.wakeup_latency = Duration::ZERO;
+        match self {
+            Conf::WakeEach => o.wakeup_latency = Duration::ZERO,
+            Conf::LongBound => o.wakeup_latency = Duration::from_millis(20),
+            Conf::NoTracer | Conf::Defaults => {}
         }
         o
     }
@@ -1244,21 +1257,41 @@ fn throughput(
     notes: &mut Vec<String>,
 ) -> Res<f64> {
     let settle = plan.tput_settle;
-    let mut arms = vec![
-        interleave::Arm { label: Conf::NoTracer.label().into(), opts: None, settle },
-        interleave::Arm { label: "no tracer, again (A/A: the method's own error)".into(), opts: None, settle },
-        interleave::Arm { label: Conf::Defaults.label().into(), opts: Some(Conf::Defaults.opts()), settle },
-        interleave::Arm { label: Conf::WakeEach.label().into(), opts: Some(Conf::WakeEach.opts()), settle },
-    ];
+    use interleave::{Arm, Setup};
+    let tracer = |c: Conf| Arm { label: c.label().into(), setup: Setup::Tracer(c.opts()), settle };
+    let nothing = |label: &str| Arm { label: label.into(), setup: Setup::Nothing, settle };
     // The arm the target applies to.
     const DEFAULTS: usize = 2;
     const AA: usize = 1;
-    const WAKE_EACH: usize = 3;
+    let base = || {
+        vec![
+            nothing(Conf::NoTracer.label()),
+            nothing("no tracer, again (A/A: the method's own error)"),
+            tracer(Conf::Defaults),
+            tracer(Conf::WakeEach),
+        ]
+    };
+    let mut reload_arms = base();
     if args.settle_check {
-        arms.push(interleave::Arm {
+        reload_arms.push(Arm {
             label: format!("{}, timed 300 ms after its load", Conf::Defaults.label()),
-            opts: Some(Conf::Defaults.opts()),
+            setup: Setup::Tracer(Conf::Defaults.opts()),
             settle: Duration::from_millis(300),
+        });
+    }
+    // Where the defaults' cost goes: the same programs with a fifth of the
+    // wake-ups, and the wake-ups without the programs. (Not in the reloaded
+    // runs: a load's after-effect would swamp it.)
+    let mut switch_arms = base();
+    if args.decompose {
+        switch_arms.push(tracer(Conf::LongBound));
+        switch_arms.push(Arm {
+            label: format!(
+                "no tracer; a thread waking every {} ms instead (the defaults' wake-ups alone)",
+                exectrace::DEFAULT_WAKEUP_LATENCY.as_millis()
+            ),
+            setup: Setup::Waker(exectrace::DEFAULT_WAKEUP_LATENCY),
+            settle,
         });
     }
     let mut json = Json::obj().with("segment_ms", plan.tput_seg.as_millis() as u64);
@@ -1278,8 +1311,7 @@ fn throughput(
             if other { " in another process (agent deployment)" } else { "" },
             if switch { ", tracers attached and detached instead of loaded" } else { "" }
         );
-        // A load's after-effect has no place in the switched comparison.
-        let arms = if switch { &arms[..=WAKE_EACH] } else { &arms[..] };
+        let arms = if switch { &switch_arms[..] } else { &reload_arms[..] };
         log(format!(
             "throughput, {spawners} spawner(s){}{}: {blocks} blocks of {} x {} ms segments",
             if other { " in another process" } else { "" },

@@ -1,0 +1,117 @@
+//! A thread that wakes on a timer and does nothing else: what a reader's
+//! wake-ups cost without the tracer. Under a steady stream of execs the
+//! library's reader wakes once per bound and makes the same three calls
+//! (epoll_wait on an epoll holding a timerfd, read the timerfd, re-arm it);
+//! comparing this thread with the tracer in the throughput segments tells
+//! the wake-ups' share of the tracer's cost from the BPF programs' and the
+//! decoding's.
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crate::sys::Res;
+
+struct Shared {
+    on: AtomicBool,
+    stop: AtomicBool,
+}
+
+pub struct Waker {
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<Res<u64>>>,
+}
+
+/// An fd closed on drop.
+struct Fd(i32);
+
+impl Drop for Fd {
+    fn drop(&mut self) {
+        // SAFETY: an fd this module opened and owns.
+        unsafe { libc::close(self.0) };
+    }
+}
+
+fn check(r: i32, what: &str) -> Res<i32> {
+    if r < 0 {
+        return Err(format!("waker: {what}: {}", io::Error::last_os_error()));
+    }
+    Ok(r)
+}
+
+impl Waker {
+    /// Start the thread, off (parked) until `set(true)`.
+    pub fn start(period: Duration) -> Res<Waker> {
+        // SAFETY: plain syscalls; results checked.
+        let tfd = Fd(check(
+            unsafe { libc::timerfd_create(libc::CLOCK_MONOTONIC, libc::TFD_CLOEXEC | libc::TFD_NONBLOCK) },
+            "timerfd_create",
+        )?);
+        let ep = Fd(check(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) }, "epoll_create1")?);
+        let mut ev = libc::epoll_event { events: libc::EPOLLIN as u32, u64: 0 };
+        check(unsafe { libc::epoll_ctl(ep.0, libc::EPOLL_CTL_ADD, tfd.0, &mut ev) }, "epoll_ctl")?;
+        let shared = Arc::new(Shared { on: AtomicBool::new(false), stop: AtomicBool::new(false) });
+        let sh = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("bench-waker".into())
+            .spawn(move || wake_loop(&sh, &tfd, &ep, period))
+            .map_err(|e| format!("waker: spawn: {e}"))?;
+        Ok(Waker { shared, thread: Some(thread) })
+    }
+
+    /// On: wake every period. Off: park after the current wake-up (within
+    /// one period).
+    pub fn set(&self, on: bool) {
+        self.shared.on.store(on, Ordering::SeqCst);
+        if on {
+            if let Some(t) = &self.thread {
+                t.thread().unpark();
+            }
+        }
+    }
+
+    /// Stop the thread; the number of wake-ups it had.
+    pub fn finish(mut self) -> Res<u64> {
+        self.stop_thread()
+    }
+
+    fn stop_thread(&mut self) -> Res<u64> {
+        let Some(t) = self.thread.take() else { return Ok(0) };
+        self.shared.stop.store(true, Ordering::SeqCst);
+        t.thread().unpark();
+        t.join().map_err(|_| "waker: the thread panicked".to_string())?
+    }
+}
+
+impl Drop for Waker {
+    fn drop(&mut self) {
+        let _ = self.stop_thread();
+    }
+}
+
+fn wake_loop(sh: &Shared, tfd: &Fd, ep: &Fd, period: Duration) -> Res<u64> {
+    let spec = libc::itimerspec {
+        it_interval: libc::timespec { tv_sec: 0, tv_nsec: 0 },
+        it_value: libc::timespec { tv_sec: period.as_secs() as _, tv_nsec: period.subsec_nanos() as _ },
+    };
+    let mut wakes = 0;
+    while !sh.stop.load(Ordering::SeqCst) {
+        if !sh.on.load(Ordering::SeqCst) {
+            std::thread::park();
+            continue;
+        }
+        // SAFETY: fds owned by this thread's caller for its whole life.
+        check(unsafe { libc::timerfd_settime(tfd.0, 0, &spec, std::ptr::null_mut()) }, "timerfd_settime")?;
+        let mut ev = libc::epoll_event { events: 0, u64: 0 };
+        let n = unsafe { libc::epoll_wait(ep.0, &mut ev, 1, -1) };
+        if n < 0 && io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
+            check(n, "epoll_wait")?;
+        }
+        let mut expirations = 0u64;
+        // EAGAIN after an EINTR is fine: nothing to clear.
+        unsafe { libc::read(tfd.0, (&mut expirations as *mut u64).cast(), 8) };
+        wakes += 1;
+    }
+    Ok(wakes)
+}
