@@ -690,6 +690,7 @@ fn main_bench(
             .filter(|p| p.run_cnt > 0)
             .map(|p| format!("{} {:.0}", p.name, p.run_time_ns as f64 / execs.max(1) as f64))
             .collect();
+        let pooled_total: f64 = pooled.iter().map(|p| p.run_time_ns as f64).sum::<f64>() / execs.max(1) as f64;
         let (target, verdict) = if c == Conf::Defaults {
             ("≤ 2 µs per exec", Verdict::of(m <= 2000.0))
         } else {
@@ -699,7 +700,16 @@ fn main_bench(
             "2",
             "In-kernel BPF time per exec",
             c.label(),
-            format!("{:.2} µs ({} ns: {})", m / 1000.0, m.round(), split.join(" + ")),
+            // The median need not equal the pooled sum: say which is which.
+            match v.len() {
+                1 => format!("{:.2} µs (1 run: {} = {:.0} ns)", m / 1000.0, split.join(" + "), pooled_total),
+                n => format!(
+                    "{:.2} µs (median of {n} runs; pooled over them: {} = {:.0} ns)",
+                    m / 1000.0,
+                    split.join(" + "),
+                    pooled_total
+                ),
+            },
             target,
             verdict,
             Json::obj().with("ns_per_exec_median", m).with("runs", v.len()),
