@@ -238,19 +238,65 @@ pub(crate) fn timerfd() -> Result<OwnedFd> {
 
 /// Arm a one-shot timer (`None` disarms it); setting it also clears a pending expiry.
 pub(crate) fn timerfd_set(fd: &OwnedFd, after: Option<Duration>) {
-    let d = after.unwrap_or(Duration::ZERO);
+    settime(fd, 0, after.unwrap_or(Duration::ZERO));
+}
+
+/// Arm a one-shot timer to fire at `at_ns` on CLOCK_MONOTONIC (see
+/// `monotonic_ns`); a time already past fires at once.
+pub(crate) fn timerfd_set_at(fd: &OwnedFd, at_ns: u64) {
+    // A zero it_value would disarm the timer instead.
+    settime(
+        fd,
+        libc::TFD_TIMER_ABSTIME,
+        Duration::from_nanos(at_ns.max(1)),
+    );
+}
+
+fn settime(fd: &OwnedFd, flags: libc::c_int, value: Duration) {
     let spec = libc::itimerspec {
         it_interval: libc::timespec {
             tv_sec: 0,
             tv_nsec: 0,
         },
         it_value: libc::timespec {
-            tv_sec: d.as_secs() as libc::time_t,
-            tv_nsec: d.subsec_nanos() as libc::c_long,
+            tv_sec: value.as_secs() as libc::time_t,
+            tv_nsec: value.subsec_nanos() as libc::c_long,
         },
     };
     // SAFETY: valid timerfd and itimerspec.
-    unsafe { libc::timerfd_settime(fd.as_raw_fd(), 0, &spec, std::ptr::null_mut()) };
+    unsafe { libc::timerfd_settime(fd.as_raw_fd(), flags, &spec, std::ptr::null_mut()) };
+}
+
+/// CLOCK_MONOTONIC in ns: the clock of the timerfd and of the kernel's
+/// scheduler tick.
+pub(crate) fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: valid clock id and timespec; cannot fail (vDSO).
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// The scheduler tick's period in ns (1/HZ), or 0 if unknown: the coarse
+/// clocks advance once per tick, so their resolution is the period.
+pub(crate) fn tick_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: valid clock id and timespec.
+    if unsafe { libc::clock_getres(libc::CLOCK_MONOTONIC_COARSE, &mut ts) } != 0 {
+        return 0;
+    }
+    let ns = ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64;
+    // HZ is between 100 and 1000 on every kernel we know of.
+    if (1_000_000..=10_000_000).contains(&ns) {
+        ns
+    } else {
+        0
+    }
 }
 
 /// Whether the (non-blocking) timer expired since last set; clears it.

@@ -2,8 +2,9 @@
 //!
 //! Waiting: the reader sleeps in epoll on two fds: the ring buffer and a
 //! one-shot timerfd, which `close` also sets to fire at once. After draining
-//! the ring the reader arms the timer for `wakeup_latency` (unless it is
-//! already set and not yet due) and says so in the program's
+//! the ring the reader arms the timer to fire within `wakeup_latency`
+//! (unless it is already set and not yet due; on a scheduler tick when one
+//! falls late enough, see `linger_deadline`) and says so in the program's
 //! `reader_lingering` flag; while it is set the program writes records
 //! without waking anyone, and the timer collects them. The reader
 //! goes idle (flag cleared, no timer) only when every sequence number the
@@ -77,9 +78,11 @@ struct Loaded {
     linger: Option<Duration>,
     /// Records were consumed since the ring was last seen empty.
     active: bool,
-    /// While the linger timer is set and has not been seen to fire: a
-    /// time it cannot fire before.
-    armed_until: Option<Instant>,
+    /// While the linger timer is set and has not been seen to fire: when
+    /// it fires (CLOCK_MONOTONIC ns).
+    armed_until: Option<u64>,
+    /// The scheduler tick's period in ns, 0 if unknown.
+    tick_ns: u64,
     /// Records taken off the ring, malformed ones included.
     consumed: u64,
 }
@@ -329,7 +332,7 @@ impl Loaded {
         let lingering = self.bss.atomic_u32(offset_of!(Bss, reader_lingering));
         let next_seq = self.bss.atomic_u64(offset_of!(Bss, next_seq));
         // Whether the linger timer, if set, may have fired by now.
-        let due = self.armed_until.map(|t| Instant::now() >= t);
+        let due = self.armed_until.map(|t| sys::monotonic_ns() >= t);
         if self.active {
             self.active = false;
             // A timer set at an earlier drain and not yet due already looks
@@ -354,12 +357,33 @@ impl Loaded {
         }
     }
 
-    /// Set the linger timer; the time is read first, so the timer fires
-    /// no earlier than `armed_until`.
+    /// Set the linger timer to fire within `linger` from now.
     fn arm(&mut self, timer: &OwnedFd, linger: Duration) {
-        self.armed_until = Some(Instant::now() + linger);
-        sys::timerfd_set(timer, Some(linger));
+        let at = linger_deadline(sys::monotonic_ns(), linger, self.tick_ns);
+        self.armed_until = Some(at);
+        sys::timerfd_set_at(timer, at);
     }
+}
+
+/// When a linger timer armed at `now` (CLOCK_MONOTONIC ns) fires: no later
+/// than `now + linger`, and on a scheduler tick if one falls in the second
+/// half of that time. Ticks fall on multiples of their period on that clock
+/// (unless skewed by the `skew_tick` boot option), and a timer that expires
+/// with the tick runs in the tick's interrupt instead of one of its own.
+/// On the 2-core VM of bench/README.md, a wake-up every 4 ms cost a busy
+/// CPU ~46 µs each with an interrupt of its own and ~20 µs on the tick.
+/// The second half, not any tick: wake-ups never come more often than
+/// one per half `linger`.
+fn linger_deadline(now: u64, linger: Duration, tick_ns: u64) -> u64 {
+    let linger = linger.as_nanos().min(u64::MAX as u128 / 2) as u64;
+    let latest = now.saturating_add(linger);
+    if tick_ns != 0 {
+        let on_tick = latest - latest % tick_ns;
+        if on_tick >= now.saturating_add(linger.div_ceil(2)) {
+            return on_tick;
+        }
+    }
+    latest
 }
 
 /// The epoll fd: readable when an event may be ready or the tracer is
@@ -522,6 +546,7 @@ fn load(opts: &TracerOpts, cgroup: Option<&OwnedFd>) -> Result<LoadOutput> {
             linger,
             active: false,
             armed_until: None,
+            tick_ns: sys::tick_ns(),
             consumed: 0,
         },
         ring_fd,
@@ -532,7 +557,59 @@ fn load(opts: &TracerOpts, cgroup: Option<&OwnedFd>) -> Result<LoadOutput> {
 
 #[cfg(test)]
 mod tests {
-    use super::errno_of;
+    use super::{errno_of, linger_deadline};
+    use std::time::Duration;
+
+    #[test]
+    fn a_linger_ends_on_a_tick_in_its_second_half_or_at_its_bound() {
+        let tick = 4_000_000;
+        for linger_us in [
+            1, 500, 1000, 2000, 3999, 4000, 4001, 5000, 7999, 8000, 20_000,
+        ] {
+            let linger = Duration::from_micros(linger_us);
+            let ns = linger_us * 1000;
+            let mut on_tick = 0;
+            // now: a tick, just after one, and across two periods in odd steps.
+            for now in (10_000_000_000u64..10_008_000_001).step_by(77_777).chain([
+                10_000_000_000,
+                10_000_000_001,
+                10_003_999_999,
+            ]) {
+                let at = linger_deadline(now, linger, tick);
+                assert!(
+                    at <= now + ns,
+                    "linger {linger_us} µs from {now}: {at} is late"
+                );
+                if at % tick == 0 {
+                    assert!(
+                        at - now >= ns.div_ceil(2),
+                        "linger {linger_us} µs from {now}: {at} is early"
+                    );
+                    on_tick += 1;
+                } else {
+                    assert_eq!(at, now + ns, "linger {linger_us} µs from {now}");
+                    // Only when no tick falls in the second half.
+                    let last_tick = (now + ns) / tick * tick;
+                    assert!(
+                        last_tick < now + ns.div_ceil(2),
+                        "linger {linger_us} µs from {now}: missed the tick {last_tick}"
+                    );
+                }
+            }
+            if ns >= tick / 2 {
+                assert!(on_tick > 0, "linger {linger_us} µs never ended on a tick");
+            }
+            // Unknown period: always the bound.
+            assert_eq!(linger_deadline(5, linger, 0), 5 + ns);
+        }
+        // The first deadline after a wake-up on a tick is the next tick.
+        assert_eq!(
+            linger_deadline(4_000_050_000, Duration::from_millis(4), tick),
+            4_004_000_000
+        );
+        // Far-off and huge values do not overflow.
+        assert_eq!(linger_deadline(u64::MAX - 1, Duration::MAX, tick), u64::MAX);
+    }
 
     #[test]
     fn a_load_error_keeps_its_errno() {

@@ -23,7 +23,7 @@ use exectrace::TracerOpts;
 use crate::reader::{Api, Progress, Reader, ReaderCfg};
 use crate::spawner_process::SpawnerProcess;
 use crate::sys::{self, LinkSwitch, Res};
-use crate::waker::Waker;
+use crate::waker::{Tick, Waker};
 
 /// What an arm runs next to the spawners.
 pub enum Setup {
@@ -32,8 +32,9 @@ pub enum Setup {
     /// A tracer with these options, and a thread reading it.
     Tracer(TracerOpts),
     /// No tracer: a thread waking every this long and doing nothing else
-    /// (waker.rs), the cost of a reader's wake-ups alone.
-    Waker(Duration),
+    /// (waker.rs), the cost of a reader's wake-ups alone; on the scheduler
+    /// tick as the reader's are, or off it.
+    Waker(Duration, Tick),
 }
 
 /// One configuration taking part.
@@ -54,6 +55,8 @@ pub struct Segment {
     /// programs that run in them), ns. Excludes time stolen by the
     /// hypervisor.
     pub cpu_ns: u64,
+    /// Local timer interrupts on all CPUs, where the kernel counts them.
+    pub timer_irqs: Option<u64>,
 }
 
 impl Segment {
@@ -62,6 +65,9 @@ impl Segment {
     }
     pub fn cpu_per_exec(&self) -> f64 {
         self.cpu_ns as f64 / self.execs.max(1) as f64
+    }
+    pub fn timer_irq_rate(&self) -> Option<f64> {
+        Some(self.timer_irqs? as f64 / self.secs)
     }
 }
 
@@ -98,6 +104,15 @@ impl Outcome {
     /// CPU per exec relative to arm 0, per block.
     pub fn cpu_ratio(&self, arm: usize) -> Estimate {
         estimate(&self.ratios(arm, Segment::cpu_per_exec))
+    }
+
+    /// Median over blocks of an arm's timer interrupts per second, and of
+    /// their excess over arm 0's in the same block.
+    pub fn timer_irqs(&self, arm: usize) -> Option<(f64, f64)> {
+        let rates = |a: usize| self.segments[a].iter().map(Segment::timer_irq_rate).collect::<Option<Vec<f64>>>();
+        let (own, base) = (rates(arm)?, rates(0)?);
+        let excess: Vec<f64> = own.iter().zip(&base).map(|(a, b)| a - b).collect();
+        Some((crate::median(&own), crate::median(&excess)))
     }
 
     /// Median exec rate and CPU per exec of an arm over its segments.
@@ -150,9 +165,9 @@ struct Meter<'a> {
 }
 
 impl Meter<'_> {
-    fn now(&self) -> (u64, Instant, u64) {
+    fn now(&self) -> (u64, Instant, u64, Option<u64>) {
         let other = self.other.map_or(0, SpawnerProcess::cpu_ns);
-        (self.done.load(Ordering::Relaxed), Instant::now(), sys::process_cpu_ns() + other)
+        (self.done.load(Ordering::Relaxed), Instant::now(), sys::process_cpu_ns() + other, sys::timer_interrupts())
     }
 }
 
@@ -302,7 +317,7 @@ fn switched_setups(arms: &[Arm]) -> Res<Vec<Switched>> {
                 let switch = LinkSwitch::take_over(reader.handle.prog_fd())?;
                 Switched::Tracer(reader, switch)
             }
-            Setup::Waker(period) => Switched::Waker(Waker::start(*period)?),
+            Setup::Waker(period, tick) => Switched::Waker(Waker::start(*period, *tick)?),
         });
     }
     Ok(out)
@@ -342,8 +357,8 @@ fn segment(arm: &Arm, meter: &Meter<'_>, seg: Duration) -> Res<Segment> {
             reader = Some(Reader::start(o, reader_cfg(), Arc::new(Progress::default()))?);
             std::thread::sleep(arm.settle);
         }
-        Setup::Waker(period) => {
-            let w = Waker::start(*period)?;
+        Setup::Waker(period, tick) => {
+            let w = Waker::start(*period, *tick)?;
             w.set(true);
             waker = Some(w);
         }
@@ -359,8 +374,13 @@ fn segment(arm: &Arm, meter: &Meter<'_>, seg: Duration) -> Res<Segment> {
 }
 
 fn timed(meter: &Meter<'_>, seg: Duration) -> Segment {
-    let (n0, t0, c0) = meter.now();
+    let (n0, t0, c0, i0) = meter.now();
     std::thread::sleep(seg);
-    let (n1, t1, c1) = meter.now();
-    Segment { execs: n1 - n0, secs: (t1 - t0).as_secs_f64(), cpu_ns: c1 - c0 }
+    let (n1, t1, c1, i1) = meter.now();
+    Segment {
+        execs: n1 - n0,
+        secs: (t1 - t0).as_secs_f64(),
+        cpu_ns: c1 - c0,
+        timer_irqs: i0.zip(i1).map(|(a, b)| b - a),
+    }
 }

@@ -8,6 +8,7 @@ mod reader;
 mod report;
 mod spawner_process;
 mod sys;
+mod wake_cost;
 mod waker;
 
 use std::ffi::{CStr, CString};
@@ -21,6 +22,7 @@ use interleave::{Method, Placement};
 use reader::{Api, Progress, Reader, ReaderCfg, ReaderOut};
 use report::{row, thousands, Json, Row, Verdict};
 use sys::{Noop, Res, TracerProgs};
+use waker::Tick;
 
 /// The program that runs once per exec; its run count is the exec count.
 const EXEC_PROG: &str = "process_exec";
@@ -51,6 +53,10 @@ struct Plan {
     burst_per_spawner: u64,
     cost_rounds: usize,
     cost_secs: f64,
+    /// What one wake-up costs a busy CPU (wake_cost.rs): rounds, and the
+    /// length of each of a round's three windows.
+    wake_rounds: usize,
+    wake_window: Duration,
     lat_rounds: usize,
     lat_events: u64,
     pace: Duration,
@@ -71,6 +77,8 @@ impl Plan {
             burst_per_spawner: 20_000,
             cost_rounds: 3,
             cost_secs: 2.0,
+            wake_rounds: 60,
+            wake_window: Duration::from_millis(200),
             lat_rounds: 3,
             lat_events: 1000,
             pace: Duration::from_millis(2),
@@ -90,6 +98,8 @@ impl Plan {
             burst_per_spawner: 2_000,
             cost_rounds: 1,
             cost_secs: 0.3,
+            wake_rounds: 2,
+            wake_window: Duration::from_millis(200),
             lat_rounds: 1,
             lat_events: 200,
             pace: Duration::from_millis(2),
@@ -111,6 +121,8 @@ struct Args {
     soak_only: Option<u64>,
     /// Only the throughput comparison (1).
     throughput_only: bool,
+    /// Only what a wake-up costs a busy CPU (4c), printed.
+    wake_cost_only: bool,
     blocks: Option<usize>,
     switch_blocks: Option<usize>,
     /// Add a throughput arm whose segment starts 300 ms after its load.
@@ -129,12 +141,16 @@ fn usage() -> &'static str {
 --soak SECONDS   only the soak: highest exec rate with a default tracer for
                  SECONDS, drops and RSS every 10 s (results/soak.md, soak.json)
 --throughput     only the exec throughput comparison (1)
+--wake-cost      only what one wake-up costs a busy CPU, on and off the
+                 scheduler tick (row 4), printed; about 45 s
 --blocks N       interleaved throughput blocks with 2 spawners, tracers loaded per segment (default 40; quick 3)
 --switch-blocks N  blocks of the attach/detach comparison (default 200; quick 3)
 --settle-check   one more throughput configuration: defaults, timed 300 ms after
                  the load instead of 1 s (what the load's after-effect weighs)
---decompose      two more configurations in the switched comparison: a 20 ms bound,
-                 and a thread waking every 4 ms without a tracer (the wake-ups' share)
+--decompose      three more configurations in the switched comparison: a 20 ms bound,
+                 and no tracer but a thread waking every 4 ms, on the scheduler tick
+                 as the reader does (the wake-ups' share) and off it (a timer
+                 interrupt per wake-up)
 --rounds N       traced full-rate runs for in-kernel time, reader CPU, latency (default 3; quick 1)
 --out DIR        where latest.md / latest.json go (default: bench/results)
 --workload SECONDS [--config none|defaults|wake-per-event] [--spawners N]
@@ -151,6 +167,7 @@ fn parse_args() -> Res<Args> {
         workload: None,
         soak_only: None,
         throughput_only: false,
+        wake_cost_only: false,
         settle_check: false,
         decompose: false,
         workload_spawners: 2,
@@ -173,6 +190,7 @@ fn parse_args() -> Res<Args> {
                 a.soak_only = Some(s);
             }
             "--throughput" => a.throughput_only = true,
+            "--wake-cost" => a.wake_cost_only = true,
             "--settle-check" => a.settle_check = true,
             "--decompose" => a.decompose = true,
             "--blocks" => {
@@ -977,6 +995,8 @@ fn main_bench(
         Json::obj().with("bpf_ns", bpf).with("reader_ns", reader).with("share_of_untraced_exec", share),
     ));
 
+    wake_cost_rows(plan, rows, details)?;
+
     // ---- 5. latency, paced (one spawner, ~1 exec per pace) and under load
     let ltag = marker("lat");
     let mut paced: Vec<(Conf, Vec<u64>)> = vec![(Conf::Defaults, Vec::new()), (Conf::WakeEach, Vec::new())];
@@ -1295,14 +1315,20 @@ fn throughput(
     let mut switch_arms = base();
     if args.decompose {
         switch_arms.push(tracer(Conf::LongBound));
-        switch_arms.push(Arm {
-            label: format!(
-                "no tracer; a thread waking every {} ms instead (the defaults' wake-ups alone)",
-                exectrace::DEFAULT_WAKEUP_LATENCY.as_millis()
+        let ms = exectrace::DEFAULT_WAKEUP_LATENCY.as_millis();
+        for (tick, what) in [
+            (
+                Tick::On,
+                format!("a thread waking on the scheduler tick every {ms} ms instead (the defaults' wake-ups alone)"),
             ),
-            setup: Setup::Waker(exectrace::DEFAULT_WAKEUP_LATENCY),
-            settle,
-        });
+            (Tick::Off, format!("a thread waking every {ms} ms off the tick (a timer interrupt per wake-up)")),
+        ] {
+            switch_arms.push(Arm {
+                label: format!("no tracer; {what}"),
+                setup: Setup::Waker(exectrace::DEFAULT_WAKEUP_LATENCY, tick),
+                settle,
+            });
+        }
     }
     let mut json = Json::obj().with("segment_ms", plan.tput_seg.as_millis() as u64);
     let mut untraced_cpu = 0.0;
@@ -1337,12 +1363,14 @@ fn throughput(
         let mut sj = Json::obj().with("blocks", blocks);
         for (i, arm) in arms.iter().enumerate() {
             let (rate, cpu) = out.medians(i);
+            let irqs = out.timer_irqs(i);
             let (value, target, verdict, data) = if i == 0 {
                 (
                     format!(
-                        "{} exec/s; CPU {:.1} µs/exec (medians of {blocks} segments)",
+                        "{} exec/s; CPU {:.1} µs/exec{} (medians of {blocks} segments)",
                         thousands(rate as u64),
-                        cpu / 1000.0
+                        cpu / 1000.0,
+                        irqs.map_or(String::new(), |(own, _)| format!("; {own:.0} timer interrupts/s"))
                     ),
                     String::new(),
                     Verdict::Info,
@@ -1368,10 +1396,11 @@ fn throughput(
                 };
                 (
                     format!(
-                        "{} exec/s = {} of no tracer; CPU per exec {}",
+                        "{} exec/s = {} of no tracer; CPU per exec {}{}",
                         thousands(rate as u64),
                         r.text_pct(),
-                        c.text_pct()
+                        c.text_pct(),
+                        irqs.map_or(String::new(), |(_, more)| format!("; timer interrupts {more:+.0}/s"))
                     ),
                     target,
                     verdict,
@@ -1384,6 +1413,9 @@ fn throughput(
                         .with("cpu_ratio_ci95", vec![c.lo, c.hi]),
                 )
             };
+            let data = data
+                .with("timer_irqs_per_s", irqs.map(|(own, _)| own))
+                .with("timer_irqs_per_s_over_no_tracer", irqs.map(|(_, more)| more));
             log(format!("  {:<48} {value}", arm.label));
             rows.push(row("1", &item, &arm.label, value, &target, verdict, data.clone()));
             sj.push(&format!("arm_{i}"), data.with("label", arm.label.clone()));
@@ -1458,6 +1490,60 @@ fn profile_workload(noop: &Noop, secs: u64, conf: Conf, spawners: usize) -> Res<
     Ok(())
 }
 
+/// 4c: what the reader's wake-ups cost a busy CPU, with and without a timer
+/// interrupt each (see linger_deadline in the library).
+fn wake_cost_rows(plan: &Plan, rows: &mut Vec<Row>, details: &mut Json) -> Res<()> {
+    let period = exectrace::DEFAULT_WAKEUP_LATENCY;
+    log(format!(
+        "wake-up cost: {} rounds of 3 x {} ms windows, a waker every {} ms",
+        plan.wake_rounds,
+        plan.wake_window.as_millis(),
+        period.as_millis()
+    ));
+    let wc = wake_cost::measure(plan.wake_rounds, plan.wake_window, period)?;
+    let mut wake_json = Json::obj().with("idle_lost_ns_per_s", wc.idle_lost_ns_per_s);
+    // Paired per round: what the interrupt of its own adds.
+    let extra: Vec<f64> = wc.off_tick_ns.iter().zip(&wc.on_tick_ns).map(|(off, on)| off - on).collect();
+    let extra_iv = interleave::estimate(&extra);
+    for (label, key, v) in [
+        ("on the scheduler tick (the reader's timer)", "on_tick", &wc.on_tick_ns),
+        ("off the tick (a timer interrupt of its own)", "off_tick", &wc.off_tick_ns),
+    ] {
+        let m = median(v);
+        let iv = interleave::estimate(v);
+        let more = if key == "off_tick" {
+            format!(
+                "; {:.1} µs [{:.1}, {:.1}] more than on the tick",
+                extra_iv.median / 1000.0,
+                extra_iv.lo / 1000.0,
+                extra_iv.hi / 1000.0
+            )
+        } else {
+            String::new()
+        };
+        rows.push(row(
+            "4",
+            &format!("CPU one wake-up every {} ms takes from a busy CPU (a spinner's lost time)", period.as_millis()),
+            &format!("a thread waking {label}"),
+            format!(
+                "{:.1} µs [{:.1}, {:.1}]{more} (medians of {} rounds; {:.1} ms/s lost with no waker)",
+                m / 1000.0,
+                iv.lo / 1000.0,
+                iv.hi / 1000.0,
+                v.len(),
+                wc.idle_lost_ns_per_s / 1e6
+            ),
+            "",
+            Verdict::Info,
+            Json::obj().with("ns_median", m).with("per_round", v.clone()),
+        ));
+        wake_json.push(key, median(v));
+    }
+    wake_json.push("off_minus_on_tick", extra_iv.median);
+    details.push("wake_cost", wake_json);
+    Ok(())
+}
+
 // ---------------------------------------------------------------- main
 
 fn run() -> Res<()> {
@@ -1480,6 +1566,12 @@ fn run() -> Res<()> {
     sys::block_sigchld()?;
     if let Some(n) = args.reader_nice {
         reader::READER_NICE.store(n, Ordering::SeqCst);
+    }
+    if args.wake_cost_only {
+        let (mut rows, mut details) = (Vec::new(), Json::obj());
+        wake_cost_rows(&plan, &mut rows, &mut details)?;
+        println!("\n{}", report::markdown("exectrace wake-up cost", &[], &rows, &[]));
+        return Ok(());
     }
     let t_start = Instant::now();
     let load_start = sys::loadavg();
@@ -1557,6 +1649,15 @@ fn run() -> Res<()> {
              costs (two clock reads per program run), plus the reader's CPU per event (4), one event per exec; \
              compared with the CPU of an untraced exec (1). Costs outside both (e.g. caches the tracer evicts) are only \
              in the throughput ratios."
+                .into(),
+        );
+        notes.push(
+            "CPU a wake-up takes from a busy CPU: a thread pinned to one CPU reads the clock in a tight loop and sums \
+             the jumps of 1–500 µs between two reads (time the CPU spent elsewhere; longer ones are the host's); a \
+             thread on the same CPU wakes every 4 ms, on the scheduler tick as the reader's timer does, or off it \
+             with a timer interrupt of its own, or not at all, in alternating windows. Per round: the lost time per \
+             second with the waker minus without, over its wake-ups per second; median over rounds, bootstrap 95% \
+             interval."
                 .into(),
         );
         notes.push(

@@ -20,6 +20,23 @@ pub fn boottime_ns() -> u64 {
     clock(libc::CLOCK_BOOTTIME)
 }
 
+/// CLOCK_MONOTONIC, the clock of timerfds and of the scheduler tick.
+pub fn monotonic_ns() -> u64 {
+    clock(libc::CLOCK_MONOTONIC)
+}
+
+/// Run the calling thread (and threads it creates later) on `cpu` only.
+pub fn pin_to_cpu(cpu: usize) -> Res<()> {
+    // SAFETY: zeroed cpu_set_t is empty; CPU_SET within its size.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    unsafe { libc::CPU_SET(cpu, &mut set) };
+    // SAFETY: valid set of the size given; 0 = the calling thread.
+    if unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) } != 0 {
+        return Err(format!("sched_setaffinity(CPU {cpu}): {}", io::Error::last_os_error()));
+    }
+    Ok(())
+}
+
 /// CPU time of the calling thread.
 pub fn thread_cpu_ns() -> u64 {
     clock(libc::CLOCK_THREAD_CPUTIME_ID)
@@ -430,6 +447,14 @@ pub fn loadavg() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_default()
+}
+
+/// Local timer interrupts taken so far, summed over CPUs (the `LOC` line of
+/// /proc/interrupts, x86), or None where there is no such line.
+pub fn timer_interrupts() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/interrupts").ok()?;
+    let line = text.lines().find_map(|l| l.trim_start().strip_prefix("LOC:"))?;
+    Some(line.split_whitespace().map_while(|w| w.parse::<u64>().ok()).sum())
 }
 
 /// CPU time (user + system) of this process and of its reaped children.
