@@ -291,7 +291,7 @@ pub(crate) fn tick_ns() -> u64 {
         return 0;
     }
     let ns = ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64;
-    // HZ is between 100 and 1000 on every kernel we know of.
+    // Kconfig offers HZ 100, 250, 300 and 1000; anything else is not a tick.
     if (1_000_000..=10_000_000).contains(&ns) {
         ns
     } else {

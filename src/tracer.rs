@@ -370,8 +370,9 @@ impl Loaded {
 /// half of that time. Ticks fall on multiples of their period on that clock
 /// (unless skewed by the `skew_tick` boot option), and a timer that expires
 /// with the tick runs in the tick's interrupt instead of one of its own.
-/// On the 2-core VM of bench/README.md, a wake-up every 4 ms cost a busy
-/// CPU ~46 µs each with an interrupt of its own and ~20 µs on the tick.
+/// On the 2-core VM of the README, a wake-up every 4 ms takes ~49 µs from
+/// a busy CPU with an interrupt of its own and ~23 µs on the tick
+/// (`bench/run.sh --wake-cost`).
 /// The second half, not any tick: wake-ups never come more often than
 /// one per half `linger`.
 fn linger_deadline(now: u64, linger: Duration, tick_ns: u64) -> u64 {

@@ -29,8 +29,10 @@ use crate::waker::{Tick, Waker};
 pub enum Setup {
     /// Nothing: the baseline.
     Nothing,
-    /// A tracer with these options, and a thread reading it.
-    Tracer(TracerOpts),
+    /// A tracer with these options, and a thread reading it; with a period,
+    /// also a thread waking on the tick that often (waker.rs), to tell the
+    /// reader's wake-ups from its reads.
+    Tracer(TracerOpts, Option<Duration>),
     /// No tracer: a thread waking every this long and doing nothing else
     /// (waker.rs), the cost of a reader's wake-ups alone; on the scheduler
     /// tick as the reader's are, or off it.
@@ -269,8 +271,9 @@ fn run_blocks(
 /// segments only.
 enum Switched {
     Nothing,
-    /// Loaded and read throughout; attached for its segments.
-    Tracer(Reader, LinkSwitch),
+    /// Loaded and read throughout; attached (and its waker on) for its
+    /// segments.
+    Tracer(Reader, LinkSwitch, Option<Waker>),
     Waker(Waker),
 }
 
@@ -278,7 +281,12 @@ impl Switched {
     fn set(&mut self, on: bool) -> Res<()> {
         match self {
             Switched::Nothing => Ok(()),
-            Switched::Tracer(_, switch) => switch.set(on),
+            Switched::Tracer(_, switch, waker) => {
+                if let Some(w) = waker {
+                    w.set(on);
+                }
+                switch.set(on)
+            }
             Switched::Waker(w) => {
                 w.set(on);
                 Ok(())
@@ -288,7 +296,7 @@ impl Switched {
 
     fn events(&self) -> Option<u64> {
         match self {
-            Switched::Tracer(r, _) => Some(r.progress.events.load(Ordering::SeqCst)),
+            Switched::Tracer(r, ..) => Some(r.progress.events.load(Ordering::SeqCst)),
             _ => None,
         }
     }
@@ -296,7 +304,12 @@ impl Switched {
     fn finish(self) -> Res<()> {
         match self {
             Switched::Nothing => Ok(()),
-            Switched::Tracer(r, _) => r.finish().map(drop),
+            Switched::Tracer(r, _, waker) => {
+                if let Some(w) = waker {
+                    w.finish()?;
+                }
+                r.finish().map(drop)
+            }
             Switched::Waker(w) => w.finish().map(drop),
         }
     }
@@ -312,10 +325,11 @@ fn switched_setups(arms: &[Arm]) -> Res<Vec<Switched>> {
     for arm in arms {
         out.push(match &arm.setup {
             Setup::Nothing => Switched::Nothing,
-            Setup::Tracer(o) => {
+            Setup::Tracer(o, waker) => {
                 let reader = Reader::start(o, reader_cfg(), Arc::new(Progress::default()))?;
                 let switch = LinkSwitch::take_over(reader.handle.prog_fd())?;
-                Switched::Tracer(reader, switch)
+                let waker = waker.map(|p| Waker::start(p, Tick::On)).transpose()?;
+                Switched::Tracer(reader, switch, waker)
             }
             Setup::Waker(period, tick) => Switched::Waker(Waker::start(*period, *tick)?),
         });
@@ -353,8 +367,13 @@ fn segment(arm: &Arm, meter: &Meter<'_>, seg: Duration) -> Res<Segment> {
     let (mut reader, mut waker) = (None, None);
     match &arm.setup {
         Setup::Nothing => {}
-        Setup::Tracer(o) => {
+        Setup::Tracer(o, period) => {
             reader = Some(Reader::start(o, reader_cfg(), Arc::new(Progress::default()))?);
+            if let Some(p) = period {
+                let w = Waker::start(*p, Tick::On)?;
+                w.set(true);
+                waker = Some(w);
+            }
             std::thread::sleep(arm.settle);
         }
         Setup::Waker(period, tick) => {

@@ -147,10 +147,10 @@ fn usage() -> &'static str {
 --switch-blocks N  blocks of the attach/detach comparison (default 200; quick 3)
 --settle-check   one more throughput configuration: defaults, timed 300 ms after
                  the load instead of 1 s (what the load's after-effect weighs)
---decompose      three more configurations in the switched comparison: a 20 ms bound,
-                 and no tracer but a thread waking every 4 ms, on the scheduler tick
-                 as the reader does (the wake-ups' share) and off it (a timer
-                 interrupt per wake-up)
+--decompose      four more configurations in the switched comparison: a 20 ms bound,
+                 alone and with a thread waking on the tick every 4 ms, and no
+                 tracer but that thread, on the scheduler tick as the reader does
+                 (the wake-ups' share) and off it (a timer interrupt per wake-up)
 --rounds N       traced full-rate runs for in-kernel time, reader CPU, latency (default 3; quick 1)
 --out DIR        where latest.md / latest.json go (default: bench/results)
 --workload SECONDS [--config none|defaults|wake-per-event] [--spawners N]
@@ -1288,7 +1288,7 @@ fn throughput(
 ) -> Res<f64> {
     let settle = plan.tput_settle;
     use interleave::{Arm, Setup};
-    let tracer = |c: Conf| Arm { label: c.label().into(), setup: Setup::Tracer(c.opts()), settle };
+    let tracer = |c: Conf| Arm { label: c.label().into(), setup: Setup::Tracer(c.opts(), None), settle };
     let nothing = |label: &str| Arm { label: label.into(), setup: Setup::Nothing, settle };
     // The arm the target applies to.
     const DEFAULTS: usize = 2;
@@ -1305,7 +1305,7 @@ fn throughput(
     if args.settle_check {
         reload_arms.push(Arm {
             label: format!("{}, timed 300 ms after its load", Conf::Defaults.label()),
-            setup: Setup::Tracer(Conf::Defaults.opts()),
+            setup: Setup::Tracer(Conf::Defaults.opts(), None),
             settle: Duration::from_millis(300),
         });
     }
@@ -1316,6 +1316,12 @@ fn throughput(
     if args.decompose {
         switch_arms.push(tracer(Conf::LongBound));
         let ms = exectrace::DEFAULT_WAKEUP_LATENCY.as_millis();
+        // The defaults' wake-ups with the 20 ms bound's reads.
+        switch_arms.push(Arm {
+            label: format!("{}, and a thread waking on the tick every {ms} ms", Conf::LongBound.label()),
+            setup: Setup::Tracer(Conf::LongBound.opts(), Some(exectrace::DEFAULT_WAKEUP_LATENCY)),
+            settle,
+        });
         for (tick, what) in [
             (
                 Tick::On,
