@@ -59,6 +59,9 @@ pub struct Segment {
     pub cpu_ns: u64,
     /// Local timer interrupts on all CPUs, where the kernel counts them.
     pub timer_irqs: Option<u64>,
+    /// CPU time idle and stolen by the hypervisor, all CPUs, ns; and the
+    /// CPUs' time in the segment (secs × CPUs), ns.
+    pub idle_steal: Option<(u64, u64, f64)>,
 }
 
 impl Segment {
@@ -71,6 +74,15 @@ impl Segment {
     pub fn timer_irq_rate(&self) -> Option<f64> {
         Some(self.timer_irqs? as f64 / self.secs)
     }
+}
+
+/// Shares of the CPUs' time (0..1) idle and stolen; `more_*` over no tracer.
+#[derive(Debug, Clone, Copy)]
+pub struct IdleSteal {
+    pub idle: f64,
+    pub steal: f64,
+    pub more_idle: f64,
+    pub more_steal: f64,
 }
 
 /// A median over blocks and its bootstrap 95% interval.
@@ -115,6 +127,22 @@ impl Outcome {
         let (own, base) = (rates(arm)?, rates(0)?);
         let excess: Vec<f64> = own.iter().zip(&base).map(|(a, b)| a - b).collect();
         Some((crate::median(&own), crate::median(&excess)))
+    }
+
+    /// An arm's CPUs idle and stolen, as shares of the CPUs' time over all
+    /// its segments (sums: /proc/stat counts in 10 ms units), and the same
+    /// minus arm 0's.
+    pub fn idle_steal(&self, arm: usize) -> Option<IdleSteal> {
+        let share = |a: usize| {
+            let (mut idle, mut steal, mut all) = (0.0, 0.0, 0.0);
+            for s in &self.segments[a] {
+                let (i, st, t) = s.idle_steal?;
+                (idle, steal, all) = (idle + i as f64, steal + st as f64, all + t);
+            }
+            (all > 0.0).then(|| (idle / all, steal / all))
+        };
+        let ((idle, steal), (idle0, steal0)) = (share(arm)?, share(0)?);
+        Some(IdleSteal { idle, steal, more_idle: idle - idle0, more_steal: steal - steal0 })
     }
 
     /// Median exec rate and CPU per exec of an arm over its segments.
@@ -167,10 +195,24 @@ struct Meter<'a> {
 }
 
 impl Meter<'_> {
-    fn now(&self) -> (u64, Instant, u64, Option<u64>) {
+    fn now(&self) -> Reading {
         let other = self.other.map_or(0, SpawnerProcess::cpu_ns);
-        (self.done.load(Ordering::Relaxed), Instant::now(), sys::process_cpu_ns() + other, sys::timer_interrupts())
+        Reading {
+            execs: self.done.load(Ordering::Relaxed),
+            at: Instant::now(),
+            cpu_ns: sys::process_cpu_ns() + other,
+            timer_irqs: sys::timer_interrupts(),
+            cpu_times: sys::cpu_times(),
+        }
     }
+}
+
+struct Reading {
+    execs: u64,
+    at: Instant,
+    cpu_ns: u64,
+    timer_irqs: Option<u64>,
+    cpu_times: Option<sys::CpuTimes>,
 }
 
 /// How a traced segment gets its tracer.
@@ -193,9 +235,9 @@ pub enum Method {
 pub const SWITCH_GAP: Duration = Duration::from_millis(30);
 
 /// `blocks` blocks of one `seg`-long segment per arm, with `spawners`
-/// spawners execing `noop` without a break, placed as `placement` says.
+/// spawners execing `child` without a break, placed as `placement` says.
 pub fn run(
-    noop: &CStr,
+    child: &CStr,
     spawners: usize,
     placement: Placement,
     arms: &[Arm],
@@ -228,7 +270,7 @@ pub fn run(
         }
         Ok(())
     };
-    let out = run_blocks(noop, &tag, spawners, placement, &mut blocks_of);
+    let out = run_blocks(child, &tag, spawners, placement, &mut blocks_of);
     for setup in switched {
         setup.finish()?;
     }
@@ -237,14 +279,14 @@ pub fn run(
 }
 
 fn run_blocks(
-    noop: &CStr,
+    child: &CStr,
     tag: &CStr,
     spawners: usize,
     placement: Placement,
     blocks_of: &mut dyn FnMut(&Meter<'_>) -> Res<()>,
 ) -> Res<()> {
     if placement == Placement::OtherProcess {
-        let p = SpawnerProcess::start(noop, tag, spawners)?;
+        let p = SpawnerProcess::start(child, tag, spawners)?;
         let res = blocks_of(&Meter { done: p.done(), other: Some(&p) });
         let stopped = p.stop();
         res?;
@@ -252,7 +294,7 @@ fn run_blocks(
     }
     let stop = AtomicBool::new(false);
     let done = AtomicU64::new(0);
-    let w = crate::Work { stop: Some(&stop), done: Some(&done), ..crate::work(noop, tag, spawners) };
+    let w = crate::Work { stop: Some(&stop), done: Some(&done), ..crate::work(child, tag, spawners) };
     std::thread::scope(|s| -> Res<()> {
         let load = s.spawn(|| crate::run_work(&w));
         let res = blocks_of(&Meter { done: &done, other: None });
@@ -393,13 +435,17 @@ fn segment(arm: &Arm, meter: &Meter<'_>, seg: Duration) -> Res<Segment> {
 }
 
 fn timed(meter: &Meter<'_>, seg: Duration) -> Segment {
-    let (n0, t0, c0, i0) = meter.now();
+    let a = meter.now();
     std::thread::sleep(seg);
-    let (n1, t1, c1, i1) = meter.now();
+    let b = meter.now();
+    let secs = (b.at - a.at).as_secs_f64();
     Segment {
-        execs: n1 - n0,
-        secs: (t1 - t0).as_secs_f64(),
-        cpu_ns: c1 - c0,
-        timer_irqs: i0.zip(i1).map(|(a, b)| b - a),
+        execs: b.execs - a.execs,
+        secs,
+        cpu_ns: b.cpu_ns - a.cpu_ns,
+        timer_irqs: a.timer_irqs.zip(b.timer_irqs).map(|(x, y)| y - x),
+        idle_steal: a.cpu_times.zip(b.cpu_times).map(|(x, y)| {
+            (y.idle_ns.saturating_sub(x.idle_ns), y.steal_ns.saturating_sub(x.steal_ns), secs * 1e9 * y.cpus as f64)
+        }),
     }
 }

@@ -36,13 +36,20 @@ const EXEC_PROG: &str = "process_exec";
 /// after-effect of loading, paid once, not a cost per exec.
 const SETTLE: Duration = Duration::from_millis(1000);
 
+/// A real command for one more throughput row: what a workload of
+/// ordinary commands pays (the dynamic loader, libc and its pages, on top
+/// of the exec the no-op is).
+const REAL_COMMAND: &CStr = c"/usr/bin/true";
+const REAL_COMMAND_WHAT: &str = "coreutils, dynamically linked";
+
 struct Plan {
     mode: &'static str,
     /// Throughput (1): interleaved blocks with 1 and with 2 spawners in
     /// this process, with 2 in a process of their own, and the same with
-    /// the tracers switched on and off instead of reloaded; the length of
-    /// one segment.
-    tput_blocks: [usize; 4],
+    /// the tracers switched on and off instead of reloaded, and switched
+    /// again with a real command as the child (`REAL_COMMAND`); the length
+    /// of one segment.
+    tput_blocks: [usize; 5],
     tput_seg: Duration,
     /// From a tracer's load to its segment (see `SETTLE`).
     tput_settle: Duration,
@@ -69,7 +76,7 @@ impl Plan {
     fn full() -> Plan {
         Plan {
             mode: "full",
-            tput_blocks: [24, 40, 40, 200],
+            tput_blocks: [24, 40, 40, 200, 100],
             tput_seg: Duration::from_millis(250),
             tput_settle: SETTLE,
             rounds: 3,
@@ -90,7 +97,7 @@ impl Plan {
     fn quick() -> Plan {
         Plan {
             mode: "quick",
-            tput_blocks: [2, 3, 3, 3],
+            tput_blocks: [2, 3, 3, 3, 3],
             tput_seg: Duration::from_millis(100),
             tput_settle: Duration::from_millis(300),
             rounds: 1,
@@ -1338,45 +1345,68 @@ fn throughput(
     }
     let mut json = Json::obj().with("segment_ms", plan.tput_seg.as_millis() as u64);
     let mut untraced_cpu = 0.0;
+    // The target is for the no-op child, the worst case; a real command
+    // shows what a workload of ordinary commands pays.
+    let real = std::path::Path::new(REAL_COMMAND.to_str().unwrap_or_default()).exists();
+    if !real {
+        notes.push(format!("{}: not found, so no throughput row for a real command", REAL_COMMAND.to_string_lossy()));
+    }
     let runs = [
-        (1usize, Placement::TracingProcess, Method::Reload),
-        (2, Placement::TracingProcess, Method::Reload),
-        (2, Placement::OtherProcess, Method::Reload),
-        (2, Placement::OtherProcess, Method::Switch),
+        (1usize, Placement::TracingProcess, Method::Reload, noop.path.as_c_str()),
+        (2, Placement::TracingProcess, Method::Reload, noop.path.as_c_str()),
+        (2, Placement::OtherProcess, Method::Reload, noop.path.as_c_str()),
+        (2, Placement::OtherProcess, Method::Switch, noop.path.as_c_str()),
+        (2, Placement::OtherProcess, Method::Switch, REAL_COMMAND),
     ];
-    for ((spawners, placement, method), blocks) in runs.into_iter().zip(plan.tput_blocks) {
+    for ((spawners, placement, method, child), blocks) in runs.into_iter().zip(plan.tput_blocks) {
         let other = placement == Placement::OtherProcess;
         let switch = method == Method::Switch;
+        let is_real = child == REAL_COMMAND;
+        if is_real && !real {
+            continue;
+        }
         let item = format!(
-            "Exec throughput, {spawners} spawner{}{}{}",
+            "Exec throughput, {spawners} spawner{}{}{}{}",
             if spawners > 1 { "s" } else { "" },
             if other { " in another process (agent deployment)" } else { "" },
-            if switch { ", tracers attached and detached instead of loaded" } else { "" }
+            if switch { ", tracers attached and detached instead of loaded" } else { "" },
+            if is_real {
+                format!(", execing {} ({REAL_COMMAND_WHAT})", REAL_COMMAND.to_string_lossy())
+            } else {
+                String::new()
+            }
         );
         let arms = if switch { &switch_arms[..] } else { &reload_arms[..] };
         log(format!(
-            "throughput, {spawners} spawner(s){}{}: {blocks} blocks of {} x {} ms segments",
+            "throughput, {spawners} spawner(s){}{}{}: {blocks} blocks of {} x {} ms segments",
             if other { " in another process" } else { "" },
             if switch { ", switched" } else { "" },
+            if is_real { format!(", execing {}", REAL_COMMAND.to_string_lossy()) } else { String::new() },
             arms.len(),
             plan.tput_seg.as_millis()
         ));
-        let out = interleave::run(&noop.path, spawners, placement, arms, blocks, plan.tput_seg, method)?;
+        let out = interleave::run(child, spawners, placement, arms, blocks, plan.tput_seg, method)?;
         let (base_rate, base_cpu) = out.medians(0);
-        if switch {
+        if switch && !is_real {
             untraced_cpu = base_cpu;
         }
         let mut sj = Json::obj().with("blocks", blocks);
         for (i, arm) in arms.iter().enumerate() {
             let (rate, cpu) = out.medians(i);
             let irqs = out.timer_irqs(i);
+            let idle = out.idle_steal(i);
             let (value, target, verdict, data) = if i == 0 {
                 (
                     format!(
-                        "{} exec/s; CPU {:.1} µs/exec{} (medians of {blocks} segments)",
+                        "{} exec/s; CPU {:.1} µs/exec{}{} (medians of {blocks} segments)",
                         thousands(rate as u64),
                         cpu / 1000.0,
-                        irqs.map_or(String::new(), |(own, _)| format!("; {own:.0} timer interrupts/s"))
+                        irqs.map_or(String::new(), |(own, _)| format!("; {own:.0} timer interrupts/s")),
+                        idle.map_or(String::new(), |x| format!(
+                            "; CPUs idle {:.1}%, stolen {:.1}%",
+                            x.idle * 100.0,
+                            x.steal * 100.0
+                        ))
                     ),
                     String::new(),
                     Verdict::Info,
@@ -1385,7 +1415,7 @@ fn throughput(
             } else {
                 let r = out.rate_ratio(i);
                 let c = out.cpu_ratio(i);
-                let (target, verdict) = if switch && i == DEFAULTS {
+                let (target, verdict) = if switch && !is_real && i == DEFAULTS {
                     // Decisive only if the run resolves half the margin:
                     // its A/A row within ±0.5% of 100%.
                     let verdict = if (out.rate_ratio(AA).median - 1.0).abs() > 0.005 {
@@ -1402,11 +1432,16 @@ fn throughput(
                 };
                 (
                     format!(
-                        "{} exec/s = {} of no tracer; CPU per exec {}{}",
+                        "{} exec/s = {} of no tracer; CPU per exec {}{}{}",
                         thousands(rate as u64),
                         r.text_pct(),
                         c.text_pct(),
-                        irqs.map_or(String::new(), |(_, more)| format!("; timer interrupts {more:+.0}/s"))
+                        irqs.map_or(String::new(), |(_, more)| format!("; timer interrupts {more:+.0}/s")),
+                        idle.map_or(String::new(), |x| format!(
+                            "; CPUs idle {:+.1}, stolen {:+.1} points",
+                            x.more_idle * 100.0,
+                            x.more_steal * 100.0
+                        ))
                     ),
                     target,
                     verdict,
@@ -1421,7 +1456,11 @@ fn throughput(
             };
             let data = data
                 .with("timer_irqs_per_s", irqs.map(|(own, _)| own))
-                .with("timer_irqs_per_s_over_no_tracer", irqs.map(|(_, more)| more));
+                .with("timer_irqs_per_s_over_no_tracer", irqs.map(|(_, more)| more))
+                .with("cpus_idle_share", idle.map(|x| x.idle))
+                .with("cpus_stolen_share", idle.map(|x| x.steal))
+                .with("cpus_idle_share_over_no_tracer", idle.map(|x| x.more_idle))
+                .with("cpus_stolen_share_over_no_tracer", idle.map(|x| x.more_steal));
             log(format!("  {:<48} {value}", arm.label));
             rows.push(row("1", &item, &arm.label, value, &target, verdict, data.clone()));
             sj.push(&format!("arm_{i}"), data.with("label", arm.label.clone()));
@@ -1429,9 +1468,10 @@ fn throughput(
             sj.push(&format!("arm_{i}_segment_execs_per_s"), per_block);
         }
         let key = format!(
-            "spawners_{spawners}{}{}",
+            "spawners_{spawners}{}{}{}",
             if other { "_other_process" } else { "" },
-            if switch { "_switched" } else { "" }
+            if switch { "_switched" } else { "" },
+            if is_real { "_real_command" } else { "" }
         );
         json.push(&key, sj.with("no_tracer_execs_per_s", base_rate).with("no_tracer_cpu_ns_per_exec", base_cpu));
     }
@@ -1592,6 +1632,7 @@ fn run() -> Res<()> {
     }
     if let Some(b) = args.switch_blocks {
         plan.tput_blocks[3] = b;
+        plan.tput_blocks[4] = b;
     }
     let mut rows = Vec::new();
     let mut details = Json::obj();

@@ -457,6 +457,36 @@ pub fn timer_interrupts() -> Option<u64> {
     Some(line.split_whitespace().map_while(|w| w.parse::<u64>().ok()).sum())
 }
 
+/// Time the CPUs spent idle (iowait included) and stolen by the
+/// hypervisor so far, summed over CPUs, in ns (/proc/stat, whose unit is
+/// USER_HZ: 10 ms, so only sums over many segments mean much), with the
+/// number of CPUs it covers.
+#[derive(Debug, Clone, Copy)]
+pub struct CpuTimes {
+    pub idle_ns: u64,
+    pub steal_ns: u64,
+    pub cpus: u32,
+}
+
+pub fn cpu_times() -> Option<CpuTimes> {
+    let text = std::fs::read_to_string("/proc/stat").ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if hz <= 0 {
+        return None;
+    }
+    let ns = |ticks: u64| ticks * 1_000_000_000 / hz as u64;
+    let total = text.lines().find_map(|l| l.strip_prefix("cpu "))?;
+    // user nice system idle iowait irq softirq steal ...
+    let f: Vec<u64> = total.split_whitespace().map_while(|w| w.parse().ok()).collect();
+    if f.len() < 8 {
+        return None;
+    }
+    let cpus =
+        text.lines().filter(|l| l.starts_with("cpu") && l.as_bytes().get(3).is_some_and(u8::is_ascii_digit)).count();
+    Some(CpuTimes { idle_ns: ns(f[3] + f[4]), steal_ns: ns(f[7]), cpus: cpus as u32 })
+}
+
 /// CPU time (user + system) of this process and of its reaped children.
 pub fn process_cpu_ns() -> u64 {
     let mut total = 0;
