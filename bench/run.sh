@@ -9,7 +9,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 cargo build --release --quiet --manifest-path "$here/Cargo.toml"
 bin="$here/target/release/exectrace-bench"
 rev=$(git -C "$here" rev-parse --short HEAD 2>/dev/null || true)
-if ! git -C "$here" diff --quiet HEAD -- . ':!bench' 2>/dev/null; then rev="$rev+dirty"; fi
+# Dirty: the code differs from HEAD (results from an earlier run do not count).
+if ! git -C "$here" diff --quiet HEAD -- ':(top)' ':(top,exclude)bench/results' 2>/dev/null; then rev="$rev+dirty"; fi
 if [ "$(id -u)" -eq 0 ]; then
     EXECTRACE_BENCH_REV="$rev" exec "$bin" "$@"
 else
