@@ -1398,12 +1398,12 @@ fn throughput(
             let (value, target, verdict, data) = if i == 0 {
                 (
                     format!(
-                        "{} exec/s; CPU {:.1} µs/exec{}{} (medians of {blocks} segments)",
+                        "{} exec/s; CPU {:.1} µs/exec{} (medians of {blocks} segments){}",
                         thousands(rate as u64),
                         cpu / 1000.0,
                         irqs.map_or(String::new(), |(own, _)| format!("; {own:.0} timer interrupts/s")),
                         idle.map_or(String::new(), |x| format!(
-                            "; CPUs idle {:.1}%, stolen {:.1}%",
+                            "; CPUs idle {:.1}%, stolen {:.1}% (over all of them)",
                             x.idle * 100.0,
                             x.steal * 100.0
                         ))
