@@ -29,18 +29,23 @@ const volatile bool filter_uid_on;
 const volatile bool filter_cgroup_on;
 const volatile __u32 slots_per_cpu = 2;
 /*
- * Kernels before 5.12 have no BPF compare-and-swap or fetch-and-add; there
- * programs run with preemption disabled, so one slot per CPU is safe, and
- * sequence numbers are read then bumped (they may repeat under contention;
- * the count of numbers taken stays exact).
+ * This file builds two objects (build.rs). Kernels before 5.12 have no BPF
+ * compare-and-swap or fetch-and-add, and their verifier rejects an
+ * instruction it does not know even in dead code, so a knob cannot hide
+ * them: the object for those kernels is built with EXECTRACE_NO_ATOMICS
+ * (and -mcpu=v2). There programs run with preemption disabled, so one
+ * scratch slot per CPU is safe, and sequence numbers are read then bumped
+ * (they may repeat under contention; the count of numbers taken stays
+ * exact). Records are also never built on the stack there (see
+ * process_exec): that needs the verifier of 5.12+, which takes a helper's
+ * writes at a variable stack offset and lets a privileged program pass
+ * stack bytes it has not proven written.
  */
-const volatile bool no_atomics;
-/*
- * Build small records on the stack (see process_exec): needs the verifier
- * of 5.12+, which takes a helper's writes at a variable stack offset and
- * lets a privileged program pass stack bytes it has not proven written.
- */
-const volatile bool stack_records;
+#ifdef EXECTRACE_NO_ATOMICS
+#define HAS_ATOMICS 0
+#else
+#define HAS_ATOMICS 1
+#endif
 
 /* Shared with user space through the skeleton's types, never declared twice. */
 struct exectrace_record record_layout;
@@ -138,10 +143,15 @@ struct {
 
 #define MAX_PID_NS_LEVEL 32
 
-/* A str helper's result as a length without the NUL, bounded for the verifier. */
-static __always_inline __u32 clamp_len(long n, __u32 cap)
+/*
+ * A str helper's result as a length without the NUL, bounded for the
+ * verifier. 64-bit throughout: with 32-bit values (no ALU32 in the object
+ * for old kernels) the compiler bounds a zero-extended copy and then uses
+ * the original register, whose bound the 5.10 verifier never learns.
+ */
+static __always_inline __u64 clamp_len(long n, __u64 cap)
 {
-	__u32 len = n > 0 ? n - 1 : 0;
+	__u64 len = n > 0 ? n - 1 : 0;
 
 	asm volatile("" : "+r"(len));
 	if (len > cap - 1)
@@ -193,8 +203,9 @@ static __always_inline struct scratch_slot *claim_slot(void)
 {
 	__u32 base = bpf_get_smp_processor_id() * slots_per_cpu;
 
-	if (no_atomics)
+	if (!HAS_ATOMICS)
 		return bpf_map_lookup_elem(&scratch, &base);
+#if HAS_ATOMICS
 	for (__u32 i = 0; i < 4; i++) {
 		if (i >= slots_per_cpu)
 			break;
@@ -204,26 +215,27 @@ static __always_inline struct scratch_slot *claim_slot(void)
 		if (s && __sync_val_compare_and_swap(&s->busy, 0, 1) == 0)
 			return s;
 	}
+#endif
 	return NULL;
 }
 
 static __always_inline void release_slot(struct scratch_slot *s)
 {
-	if (!no_atomics)
+	if (HAS_ATOMICS)
 		*(volatile __u32 *)&s->busy = 0;
 }
 
 /* Take a sequence number. The add without a used result is a plain XADD. */
 static __always_inline __u64 take_seq(void)
 {
-	__u64 seq;
-
-	if (no_atomics) {
-		seq = next_seq;
-		__sync_fetch_and_add(&next_seq, 1);
-		return seq;
-	}
+#if HAS_ATOMICS
 	return __sync_fetch_and_add(&next_seq, 1);
+#else
+	__u64 seq = next_seq;
+
+	__sync_fetch_and_add(&next_seq, 1);
+	return seq;
+#endif
 }
 
 /*
@@ -292,7 +304,7 @@ static __always_inline struct scratch_slot *begin_record(struct task_struct *tas
 }
 
 /* Number `r` and copy it, with its `data_len` bytes of data, into the ring. */
-static __always_inline void submit(struct exectrace_record *r, __u32 data_len)
+static __always_inline void submit(struct exectrace_record *r, __u64 data_len)
 {
 	__u64 size = sizeof(*r) + data_len;
 
@@ -386,10 +398,18 @@ struct stack_record {
 	char data[STACK_FILENAME_CAP + STACK_ARGV_CAP];
 };
 
-/* argv from the new mm: the first `len` of its `size` bytes, into `dst`. */
-static __always_inline __u32 read_argv(struct exectrace_record *r, char *dst, __u32 len, __u64 size,
-				       unsigned long start)
+/*
+ * argv from the new mm: the first `len` (at most `cap`) of its `size` bytes,
+ * into `dst`. The bound is checked again here, on the register passed to
+ * the helper: the 5.10 verifier does not carry a bound learned earlier to
+ * a copy the compiler spilled before the comparison.
+ */
+static __always_inline __u64 read_argv(struct exectrace_record *r, char *dst, __u64 len, __u64 cap,
+				       __u64 size, unsigned long start)
 {
+	asm volatile("" : "+r"(len));
+	if (len > cap)
+		len = cap;
 	if (len && bpf_probe_read_user(dst, len, (const void *)start)) {
 		r->flags |= EXECTRACE_REC_ARGV_FAULT;
 		len = 0;
@@ -425,18 +445,18 @@ int BPF_PROG(process_exec, struct task_struct *task, pid_t old_pid, struct linux
 	unsigned long start = mm->arg_start;
 	unsigned long end = mm->arg_end;
 	__u64 size = end > start ? end - start : 0;
-	__u32 len = size > argv_cap ? argv_cap : size;
-	__u32 off;
+	__u64 len = size > argv_cap ? argv_cap : size;
+	__u64 off;
 
 	r->argc = bprm->argc;
 	r->argv_size = size;
 	r->interp_len = 0;
-	if (stack_records && !has_interp && len <= STACK_ARGV_CAP) {
+	if (HAS_ATOMICS && !has_interp && len <= STACK_ARGV_CAP) {
 		n = bpf_probe_read_kernel_str(sr.data, STACK_FILENAME_CAP, filename);
 		if (n > 0 && n < STACK_FILENAME_CAP) {
 			off = clamp_len(n, STACK_FILENAME_CAP);
 			r->filename_len = off;
-			len = read_argv(r, sr.data + off, len, size, start);
+			len = read_argv(r, sr.data + off, len, STACK_ARGV_CAP, size, start);
 			submit(r, off + len);
 			return 0;
 		}
@@ -465,9 +485,8 @@ int BPF_PROG(process_exec, struct task_struct *task, pid_t old_pid, struct linux
 		r->interp_len = n;
 		off += n;
 	}
-	if (len > EXECTRACE_ARGV_CAP_MAX)
-		len = EXECTRACE_ARGV_CAP_MAX;
-	len = read_argv(r, s->data + off, len, size, start);
+	len = read_argv(r, s->data + off, len,
+			argv_cap < EXECTRACE_ARGV_CAP_MAX ? argv_cap : EXECTRACE_ARGV_CAP_MAX, size, start);
 	submit(r, off + len);
 	release_slot(s);
 	return 0;
@@ -516,7 +535,7 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 		argv = (const char *const *)BPF_CORE_READ(regs, dx);
 	}
 
-	__u32 off;
+	__u64 off;
 
 	n = bpf_probe_read_user_str(s->data, EXECTRACE_FILENAME_CAP, filename);
 	if (n >= EXECTRACE_FILENAME_CAP)
@@ -526,7 +545,8 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	r->interp_len = 0;
 
 	/* argv from the caller's pointers: there is no new process to read. */
-	__u32 argc = 0, len = 0;
+	__u32 argc = 0;
+	__u64 len = 0;
 	bool complete = false;
 
 	for (int i = 0; i < EXECTRACE_FAILED_MAX_ARGS; i++) {
@@ -540,12 +560,23 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 		}
 		if (len >= argv_cap)
 			break;
-		__u32 room = argv_cap - len;
+		__u64 room = argv_cap - len;
 
 		if (room > EXECTRACE_FAILED_ARG_CHUNK)
 			room = EXECTRACE_FAILED_ARG_CHUNK;
-		n = bpf_probe_read_user_str(s->data + off + len, room, arg);
-		if (n <= 0)
+		char *dst = s->data + off + len;
+
+		n = bpf_probe_read_user_str(dst, room, arg);
+		/*
+		 * Older kernels (6.1 and 6.12 here) return 0, not 1, for an empty string
+		 * (strncpy_from_user_nofault counted the NUL only after other
+		 * bytes); it did write the NUL.
+		 */
+		if (n == 0) {
+			*dst = 0;
+			n = 1;
+		}
+		if (n < 0)
 			break;
 		len += n;
 		argc++;

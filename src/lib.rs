@@ -34,6 +34,18 @@ mod skel {
     include!(concat!(env!("OUT_DIR"), "/exectrace.skel.rs"));
 }
 
+/// The same program built without BPF atomics, for kernels before 5.12.
+#[allow(
+    clippy::all,
+    dead_code,
+    unused_imports,
+    non_camel_case_types,
+    missing_docs
+)]
+mod skel_no_atomics {
+    include!(concat!(env!("OUT_DIR"), "/exectrace_no_atomics.skel.rs"));
+}
+
 pub use error::{Error, Result};
 pub use event::{DecodeError, Event, EventRef};
 pub use opts::{

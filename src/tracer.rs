@@ -28,7 +28,6 @@ use crate::event::{Event, EventRef};
 use crate::opts::{Hooks, TracerOpts};
 use crate::ringbuf::RingReader;
 use crate::skel::types::bss as Bss;
-use crate::skel::ExectraceSkelBuilder;
 use crate::sys::{self, SharedMapping};
 
 /// Counters of one tracer.
@@ -414,147 +413,177 @@ impl std::fmt::Debug for Tracer {
 /// the program's fd.
 type LoadOutput = (Loaded, OwnedFd, DropCounters, OwnedFd);
 
+/// The two BPF objects build.rs makes from the one program: with BPF
+/// atomics (5.12+), and without them for older kernels, whose verifier
+/// rejects those instructions even in dead code. `Hooks::Fallback` takes
+/// the second on any kernel, so the host's tests cover what old kernels
+/// load.
 fn load(opts: &TracerOpts, cgroup: Option<&OwnedFd>) -> Result<LoadOutput> {
-    // The object lives only while loading: see `Loaded`.
-    let mut object = MaybeUninit::<OpenObject>::uninit();
-    let mut open = ExectraceSkelBuilder::default()
-        .open(&mut object)
-        .map_err(|e| load_error("opening the BPF object", e))?;
-
-    let ncpus =
-        libbpf_rs::num_possible_cpus().map_err(|e| load_error("counting possible CPUs", e))? as u32;
-    let rodata = open
-        .maps
-        .rodata_data
-        .as_deref_mut()
-        .expect("the BPF object has read-only knobs");
-    let default_argv_cap = rodata.argv_cap;
-    rodata.argv_cap = opts.argv_budget;
-    rodata.wakeup_ns = opts.wakeup_latency.as_nanos() as u64;
-    let atomics = opts.hooks == Hooks::Auto && sys::kernel_at_least(5, 12);
-    let slots = if atomics { SLOTS_PER_CPU } else { 1 };
-    rodata.no_atomics = !atomics;
-    // Same kernels (5.12+) and the same test switch (Hooks::Fallback).
-    rodata.stack_records = atomics;
-    rodata.slots_per_cpu = slots;
-    rodata.nr_cpus = ncpus;
-    rodata.filter_pid_ns = opts.pid_ns.unwrap_or(0);
-    rodata.filter_uid = opts.uid.unwrap_or(0);
-    rodata.filter_uid_on = opts.uid.is_some();
-    rodata.filter_cgroup_on = cgroup.is_some();
-
-    let map_err = |e| load_error("sizing the BPF maps", e);
-    open.maps
-        .events
-        .set_max_entries(opts.ring_size)
-        .map_err(map_err)?;
-    // The scratch slot's size follows the argv budget (see SCRATCH_SIZE in the program).
-    let slot_size = open.maps.scratch.value_size() - default_argv_cap + opts.argv_budget;
-    open.maps
-        .scratch
-        .set_value_size(slot_size)
-        .map_err(map_err)?;
-    open.maps
-        .scratch
-        .set_max_entries(ncpus * slots)
-        .map_err(map_err)?;
-    // The program's DROP_STRIDE entries, per CPU.
-    let drop_stride = open.maps.drops.max_entries();
-    open.maps
-        .drops
-        .set_max_entries(ncpus * drop_stride)
-        .map_err(map_err)?;
-    // The program's COMM_SLOTS entries, per CPU.
-    let comm_slots = open.maps.comm_slots.max_entries();
-    open.maps
-        .comm_slots
-        .set_max_entries(ncpus * comm_slots)
-        .map_err(map_err)?;
-
-    let prepare = opts.hooks == Hooks::Auto && has_prepare_exec_tracepoint();
-    open.progs.prepare_exec.set_autoload(prepare);
-    open.progs.task_rename_fallback.set_autoload(!prepare);
-    if opts.include_failed && !cfg!(target_arch = "x86_64") {
-        return Err(Error::KernelTooOld(
-            "failed-exec reporting is implemented for x86_64 only".into(),
-        ));
+    if opts.hooks == Hooks::Auto && sys::kernel_at_least(5, 12) {
+        load_object!(crate::skel, SLOTS_PER_CPU, opts, cgroup)
+    } else {
+        // One scratch slot per CPU: without compare-and-swap a slot cannot
+        // be claimed, and these kernels run programs without preemption.
+        load_object!(crate::skel_no_atomics, 1, opts, cgroup)
     }
-    if opts.include_failed && !sys::kernel_at_least(5, 11) {
-        return Err(Error::KernelTooOld(
-            "failed-exec reporting needs Linux 5.11+ (bpf_get_current_task_btf)".into(),
-        ));
-    }
-    open.progs.sys_exit.set_autoload(opts.include_failed);
-
-    let held = sys::SignalsHeld::new();
-    let mut skel = open
-        .load()
-        .map_err(|e| load_error("loading the BPF program", e))?;
-    drop(held);
-    if let Some(cg) = cgroup {
-        let fd = cg.as_raw_fd() as u32;
-        skel.maps
-            .cgroup_filter
-            .update(&0u32.to_ne_bytes(), &fd.to_ne_bytes(), MapFlags::ANY)
-            .map_err(|e| load_error("setting the cgroup filter", e))?;
-    }
-    skel.attach()
-        .map_err(|e| load_error("attaching the BPF programs", e))?;
-
-    // Keep our own fds of what the tracer uses from now on; the object and
-    // its fds go when `skel` is dropped below (the kernel objects live on,
-    // held by these fds and the links' references).
-    let io = |what: &'static str| move |e| Error::io(what, e);
-    let dup = |fd: BorrowedFd<'_>, what| fd.try_clone_to_owned().map_err(io(what));
-    let mut links = Vec::new();
-    for link in [
-        &skel.links.prepare_exec,
-        &skel.links.task_rename_fallback,
-        &skel.links.process_exec,
-        &skel.links.sys_exit,
-    ]
-    .into_iter()
-    .flatten()
-    {
-        // A raw tracepoint link lives while any fd of it is open: dropping
-        // the skeleton closes libbpf's, ours keeps the program attached.
-        links.push(dup(link.as_fd(), "dup of a link fd")?);
-    }
-    let ring_fd = dup(skel.maps.events.as_fd(), "dup of the ring buffer fd")?;
-    let ring = RingReader::new(ring_fd.as_fd(), opts.ring_size as usize)
-        .map_err(io("mapping the ring buffer"))?;
-    let bss = SharedMapping::new(skel.maps.bss.as_fd(), 0, size_of::<Bss>(), true)
-        .map_err(io("mapping the program's .bss"))?;
-    let drops = DropCounters {
-        map: SharedMapping::new(
-            skel.maps.drops.as_fd(),
-            0,
-            (ncpus * drop_stride) as usize * 8,
-            false,
-        )
-        .map_err(io("mapping the drop counters"))?,
-        cpus: ncpus as usize,
-        stride: drop_stride as usize,
-    };
-    let prog_fd = dup(skel.progs.process_exec.as_fd(), "dup of the program fd")?;
-    drop(skel);
-    let linger = (!opts.wakeup_latency.is_zero()).then_some(opts.wakeup_latency);
-    Ok((
-        Loaded {
-            _links: links,
-            ring,
-            bss,
-            linger,
-            active: false,
-            armed_until: None,
-            tick_ns: sys::tick_ns(),
-            consumed: 0,
-        },
-        ring_fd,
-        drops,
-        prog_fd,
-    ))
 }
+
+// Both objects have the same globals: `Loaded` maps the .bss of either with
+// the first skeleton's layout.
+const _: () = {
+    use crate::skel::types::bss as A;
+    use crate::skel_no_atomics::types::bss as B;
+    assert!(size_of::<A>() == size_of::<B>());
+    assert!(offset_of!(A, next_seq) == offset_of!(B, next_seq));
+    assert!(offset_of!(A, reader_lingering) == offset_of!(B, reader_lingering));
+};
+
+/// Open, configure, load and attach the object of skeleton module `$skel`,
+/// with `$slots` scratch slots per CPU. A macro, not a generic function:
+/// each skeleton has types of its own, with the same names.
+macro_rules! load_object {
+    ($skel:path, $slots:expr, $opts:expr, $cgroup:expr) => {{
+        use $skel as skel;
+        let opts: &TracerOpts = $opts;
+        let cgroup: Option<&OwnedFd> = $cgroup;
+        let slots: u32 = $slots;
+        // The object lives only while loading: see `Loaded`.
+        let mut object = MaybeUninit::<OpenObject>::uninit();
+        let mut open = skel::ExectraceSkelBuilder::default()
+            .open(&mut object)
+            .map_err(|e| load_error("opening the BPF object", e))?;
+
+        let ncpus = libbpf_rs::num_possible_cpus()
+            .map_err(|e| load_error("counting possible CPUs", e))? as u32;
+        let rodata = open
+            .maps
+            .rodata_data
+            .as_deref_mut()
+            .expect("the BPF object has read-only knobs");
+        let default_argv_cap = rodata.argv_cap;
+        rodata.argv_cap = opts.argv_budget;
+        rodata.wakeup_ns = opts.wakeup_latency.as_nanos() as u64;
+        rodata.slots_per_cpu = slots;
+        rodata.nr_cpus = ncpus;
+        rodata.filter_pid_ns = opts.pid_ns.unwrap_or(0);
+        rodata.filter_uid = opts.uid.unwrap_or(0);
+        rodata.filter_uid_on = opts.uid.is_some();
+        rodata.filter_cgroup_on = cgroup.is_some();
+
+        let map_err = |e| load_error("sizing the BPF maps", e);
+        open.maps
+            .events
+            .set_max_entries(opts.ring_size)
+            .map_err(map_err)?;
+        // The scratch slot's size follows the argv budget (see SCRATCH_SIZE in the program).
+        let slot_size = open.maps.scratch.value_size() - default_argv_cap + opts.argv_budget;
+        open.maps
+            .scratch
+            .set_value_size(slot_size)
+            .map_err(map_err)?;
+        open.maps
+            .scratch
+            .set_max_entries(ncpus * slots)
+            .map_err(map_err)?;
+        // The program's DROP_STRIDE entries, per CPU.
+        let drop_stride = open.maps.drops.max_entries();
+        open.maps
+            .drops
+            .set_max_entries(ncpus * drop_stride)
+            .map_err(map_err)?;
+        // The program's COMM_SLOTS entries, per CPU.
+        let comm_slots = open.maps.comm_slots.max_entries();
+        open.maps
+            .comm_slots
+            .set_max_entries(ncpus * comm_slots)
+            .map_err(map_err)?;
+
+        let prepare = opts.hooks == Hooks::Auto && has_prepare_exec_tracepoint();
+        open.progs.prepare_exec.set_autoload(prepare);
+        open.progs.task_rename_fallback.set_autoload(!prepare);
+        if opts.include_failed && !cfg!(target_arch = "x86_64") {
+            return Err(Error::KernelTooOld(
+                "failed-exec reporting is implemented for x86_64 only".into(),
+            ));
+        }
+        if opts.include_failed && !sys::kernel_at_least(5, 11) {
+            return Err(Error::KernelTooOld(
+                "failed-exec reporting needs Linux 5.11+ (bpf_get_current_task_btf)".into(),
+            ));
+        }
+        open.progs.sys_exit.set_autoload(opts.include_failed);
+
+        let held = sys::SignalsHeld::new();
+        let mut skel = open
+            .load()
+            .map_err(|e| load_error("loading the BPF program", e))?;
+        drop(held);
+        if let Some(cg) = cgroup {
+            let fd = cg.as_raw_fd() as u32;
+            skel.maps
+                .cgroup_filter
+                .update(&0u32.to_ne_bytes(), &fd.to_ne_bytes(), MapFlags::ANY)
+                .map_err(|e| load_error("setting the cgroup filter", e))?;
+        }
+        skel.attach()
+            .map_err(|e| load_error("attaching the BPF programs", e))?;
+
+        // Keep our own fds of what the tracer uses from now on; the object and
+        // its fds go when `skel` is dropped below (the kernel objects live on,
+        // held by these fds and the links' references).
+        let io = |what: &'static str| move |e| Error::io(what, e);
+        let dup = |fd: BorrowedFd<'_>, what| fd.try_clone_to_owned().map_err(io(what));
+        let mut links = Vec::new();
+        for link in [
+            &skel.links.prepare_exec,
+            &skel.links.task_rename_fallback,
+            &skel.links.process_exec,
+            &skel.links.sys_exit,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            // A raw tracepoint link lives while any fd of it is open: dropping
+            // the skeleton closes libbpf's, ours keeps the program attached.
+            links.push(dup(link.as_fd(), "dup of a link fd")?);
+        }
+        let ring_fd = dup(skel.maps.events.as_fd(), "dup of the ring buffer fd")?;
+        let ring = RingReader::new(ring_fd.as_fd(), opts.ring_size as usize)
+            .map_err(io("mapping the ring buffer"))?;
+        let bss = SharedMapping::new(skel.maps.bss.as_fd(), 0, size_of::<Bss>(), true)
+            .map_err(io("mapping the program's .bss"))?;
+        let drops = DropCounters {
+            map: SharedMapping::new(
+                skel.maps.drops.as_fd(),
+                0,
+                (ncpus * drop_stride) as usize * 8,
+                false,
+            )
+            .map_err(io("mapping the drop counters"))?,
+            cpus: ncpus as usize,
+            stride: drop_stride as usize,
+        };
+        let prog_fd = dup(skel.progs.process_exec.as_fd(), "dup of the program fd")?;
+        drop(skel);
+        let linger = (!opts.wakeup_latency.is_zero()).then_some(opts.wakeup_latency);
+        Ok((
+            Loaded {
+                _links: links,
+                ring,
+                bss,
+                linger,
+                active: false,
+                armed_until: None,
+                tick_ns: sys::tick_ns(),
+                consumed: 0,
+            },
+            ring_fd,
+            drops,
+            prog_fd,
+        ))
+    }};
+}
+use load_object;
 
 #[cfg(test)]
 mod tests {
