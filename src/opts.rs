@@ -82,7 +82,7 @@ pub(crate) const RECORD_FIXED_MAX: u32 = {
 
 impl TracerOpts {
     pub(crate) fn validate(&self) -> Result<()> {
-        let page = crate::sys::page_size() as u32;
+        let page = crate::fd::page_size() as u32;
         if self.argv_budget == 0 || self.argv_budget > MAX_ARGV_BUDGET {
             return Err(Error::InvalidArgument(format!(
                 "argv_budget must be 1..={MAX_ARGV_BUDGET} bytes, got {}",
