@@ -169,11 +169,23 @@ static __always_inline void count_drop(void)
 		__sync_fetch_and_add(n, 1);
 }
 
+/*
+ * The helpers below take `btf`, a constant at each call site: true when
+ * `task` is a BTF pointer (a tp_btf argument), whose fields are plain loads
+ * that the verifier guards; false for bpf_get_current_task()'s plain
+ * address, read with CO-RE probe reads. The failed-exec path takes the
+ * second: bpf_get_current_task_btf() is 5.11+, and failed execs are rare.
+ */
+#define TASK_READ(btf, task, field) \
+	((btf) ? (task)->field : BPF_CORE_READ(task, field))
+#define TASK_READ2(btf, task, a, b) \
+	((btf) ? (task)->a->b : BPF_CORE_READ(task, a, b))
+
 /* The task is in filter_pid_ns or one of its descendants. */
-static __always_inline bool in_pid_ns(struct task_struct *task)
+static __always_inline bool in_pid_ns(struct task_struct *task, bool btf)
 {
-	struct pid *pid = task->thread_pid;
-	unsigned int level = pid->level;
+	struct pid *pid = TASK_READ(btf, task, thread_pid);
+	unsigned int level = btf ? pid->level : BPF_CORE_READ(pid, level);
 
 	for (unsigned int i = 0; i <= MAX_PID_NS_LEVEL; i++) {
 		if (i > level)
@@ -188,11 +200,11 @@ static __always_inline bool in_pid_ns(struct task_struct *task)
 }
 
 /* Called with task == current. */
-static __always_inline bool wanted(struct task_struct *task)
+static __always_inline bool wanted(struct task_struct *task, bool btf)
 {
-	if (filter_uid_on && task->real_cred->uid.val != filter_uid)
+	if (filter_uid_on && TASK_READ2(btf, task, real_cred, uid.val) != filter_uid)
 		return false;
-	if (filter_pid_ns && !in_pid_ns(task))
+	if (filter_pid_ns && !in_pid_ns(task, btf))
 		return false;
 	if (filter_cgroup_on && bpf_current_task_under_cgroup(&cgroup_filter, 0) != 1)
 		return false;
@@ -238,27 +250,30 @@ static __always_inline __u64 take_seq(void)
 #endif
 }
 
-/*
- * The common fields: ids, credentials, namespace, time. `task` is a BTF
- * pointer (a tp_btf argument or bpf_get_current_task_btf()), so fields are
- * plain loads that the verifier guards, not helper calls.
- */
-static __always_inline void fill_task(struct exectrace_record *r, struct task_struct *task)
+/* The common fields: ids, credentials, namespace, time. */
+static __always_inline void fill_task(struct exectrace_record *r, struct task_struct *task, bool btf)
 {
-	const struct cred *cred = task->real_cred;
-	struct pid *pid = task->thread_pid;
-	unsigned int level = pid->level;
+	const struct cred *cred = TASK_READ(btf, task, real_cred);
+	struct pid *pid = TASK_READ(btf, task, thread_pid);
+	unsigned int level = btf ? pid->level : BPF_CORE_READ(pid, level);
 	struct upid up = {};
 
 	r->ts_boot_ns = bpf_ktime_get_boot_ns();
 	r->cgroup_id = bpf_get_current_cgroup_id();
-	r->pid = task->tgid;
-	r->ppid = task->real_parent->tgid;
-	r->uid = cred->uid.val;
-	r->gid = cred->gid.val;
-	r->euid = cred->euid.val;
-	r->egid = cred->egid.val;
-	if (level == 0) {
+	r->pid = TASK_READ(btf, task, tgid);
+	r->ppid = TASK_READ2(btf, task, real_parent, tgid);
+	if (btf) {
+		r->uid = cred->uid.val;
+		r->gid = cred->gid.val;
+		r->euid = cred->euid.val;
+		r->egid = cred->egid.val;
+	} else {
+		r->uid = BPF_CORE_READ(cred, uid.val);
+		r->gid = BPF_CORE_READ(cred, gid.val);
+		r->euid = BPF_CORE_READ(cred, euid.val);
+		r->egid = BPF_CORE_READ(cred, egid.val);
+	}
+	if (level == 0 && btf) {
 		r->pid_ns = pid->numbers[0].ns->ns.inum;	/* the host's: plain loads */
 	} else {
 		if (level > MAX_PID_NS_LEVEL)
@@ -290,7 +305,7 @@ static __always_inline __u64 wake_flags(void)
  * A scratch slot with the common fields of `task` filled in, or NULL when
  * none is free: that event is counted as dropped and takes its number.
  */
-static __always_inline struct scratch_slot *begin_record(struct task_struct *task)
+static __always_inline struct scratch_slot *begin_record(struct task_struct *task, bool btf)
 {
 	struct scratch_slot *s = claim_slot();
 
@@ -299,7 +314,7 @@ static __always_inline struct scratch_slot *begin_record(struct task_struct *tas
 		count_drop();
 		return NULL;
 	}
-	fill_task(&s->rec, task);
+	fill_task(&s->rec, task, btf);
 	return s;
 }
 
@@ -429,9 +444,9 @@ int BPF_PROG(process_exec, struct task_struct *task, pid_t old_pid, struct linux
 	__u32 tid = old_pid;
 	long n;
 
-	if (!wanted(task))
+	if (!wanted(task, true))
 		return 0;
-	fill_task(r, task);
+	fill_task(r, task, true);
 	r->tid = tid;
 	if (!recall_comm(tid, (__u64)task->mm, r->comm)) {
 		bpf_get_current_comm(r->comm, sizeof(r->comm));
@@ -513,13 +528,13 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	nr = BPF_CORE_READ(regs, orig_ax);
 	if (nr != NR_execve && nr != NR_execveat)
 		return 0;
-	task = bpf_get_current_task_btf();	/* 5.11+: failed execs need it */
+	task = (struct task_struct *)bpf_get_current_task();
 	/* A 32-bit caller's syscall numbers mean other calls. */
-	if (task->thread_info.status & TS_COMPAT)
+	if (BPF_CORE_READ(task, thread_info.status) & TS_COMPAT)
 		return 0;
-	if (!wanted(task))
+	if (!wanted(task, false))
 		return 0;
-	s = begin_record(task);
+	s = begin_record(task, false);
 	if (!s)
 		return 0;
 	r = &s->rec;

@@ -3,7 +3,7 @@
 # not boot on these VMs) with the host's root file system, read-only over
 # 9p, and run one script in it as root.
 #
-#   boot.sh KERNEL_ROOT SHARE SCRIPT [TIMEOUT_S]
+#   boot.sh KERNEL_ROOT SHARE COMMAND [TIMEOUT_S]
 #
 # KERNEL_ROOT: the package's files (boot/vmlinuz-*, [usr/]lib/modules/*),
 #   as fetch.sh leaves them. SHARE: a host folder mounted read-write at the
@@ -13,7 +13,7 @@
 set -eu
 kroot=$(cd "$1" && pwd)
 share=$(cd "$2" && pwd)
-script=$3
+command=$3
 limit=${4:-1200}
 
 vmlinuz=$(ls "$kroot"/boot/vmlinuz-* | head -n1)
@@ -64,13 +64,12 @@ mount -t devpts devpts /newroot/dev/pts
 mount -t tmpfs tmpfs /newroot/dev/shm
 mount -t tmpfs tmpfs /newroot/tmp
 mount -t tmpfs tmpfs /newroot/run
-mount -t tmpfs tmpfs /newroot/root
 mount -t cgroup2 cgroup2 /newroot/sys/fs/cgroup 2>/dev/null
 mkdir -p /newroot$share
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 share /newroot$share || { echo "boot: no share"; poweroff -f; }
 echo "boot: \$(uname -r) up"
 chroot /newroot /usr/bin/env -i HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-	TERM=dumb /bin/sh $script
+	TERM=dumb /bin/sh $command
 rc=\$?
 echo "boot: exit \$rc"
 echo \$rc >/newroot$share/.exit
