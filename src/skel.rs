@@ -11,22 +11,17 @@
     non_camel_case_types,
     missing_docs
 )]
-pub(crate) mod atomics {
-    include!(concat!(env!("OUT_DIR"), "/exectrace.skel.rs"));
-}
-
-#[allow(
-    clippy::all,
-    dead_code,
-    unused_imports,
-    non_camel_case_types,
-    missing_docs
-)]
-pub(crate) mod no_atomics {
-    include!(concat!(env!("OUT_DIR"), "/exectrace_no_atomics.skel.rs"));
+mod generated {
+    pub(crate) mod atomics {
+        include!(concat!(env!("OUT_DIR"), "/exectrace.skel.rs"));
+    }
+    pub(crate) mod no_atomics {
+        include!(concat!(env!("OUT_DIR"), "/exectrace_no_atomics.skel.rs"));
+    }
 }
 
 pub(crate) use atomics::types;
+pub(crate) use generated::{atomics, no_atomics};
 
 // The reader maps the .bss of either object with the first one's layout.
 const _: () = {
