@@ -20,6 +20,7 @@ mod event;
 mod fd;
 pub mod ffi;
 mod host;
+mod links;
 mod load;
 mod opts;
 mod ringbuf;

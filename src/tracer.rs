@@ -23,6 +23,7 @@ use crate::error::{Error, Result};
 use crate::event::{Event, EventRef};
 use crate::fd::{self, SharedMapping};
 use crate::host;
+use crate::links::Links;
 use crate::load;
 use crate::opts::TracerOpts;
 use crate::ringbuf::RingReader;
@@ -54,14 +55,14 @@ pub struct Tracer {
     /// Kept outside `state` so stats() does not wait for a blocked reader.
     drops: DropCounters,
     prog_fd: OwnedFd,
+    /// Outside `state`, which a blocked reader holds.
+    links: Mutex<Links>,
 }
 
 /// The reader's state: what it keeps of the attached program (see
 /// `load::Attached`; the drop counters and the program's fd are in
 /// `Tracer`) and where it is in the wake-up protocol.
 struct Loaded {
-    /// One per attached program; closing them detaches. Dropped first.
-    _links: Vec<OwnedFd>,
     ring: RingReader,
     /// The program's .bss: `next_seq` and `reader_lingering`.
     bss: SharedMapping,
@@ -96,7 +97,6 @@ impl Tracer {
         drop(a.ring_fd);
         fd::epoll_add(&epoll, timer.as_raw_fd())?;
         let loaded = Loaded {
-            _links: a.links,
             ring: a.ring,
             bss: a.bss,
             linger: (!opts.wakeup_latency.is_zero()).then_some(opts.wakeup_latency),
@@ -120,6 +120,7 @@ impl Tracer {
             malformed: AtomicU64::new(0),
             drops,
             prog_fd,
+            links: Mutex::new(Links::new(a.links)),
         })
     }
 
@@ -214,6 +215,7 @@ impl Tracer {
         // re-arms it for its linger does so before that check).
         self.closed.store(true, Ordering::SeqCst);
         fd::timerfd_set(&self.timer, Some(Duration::from_nanos(1)));
+        self.links.lock().clear();
         let loaded = self.state.lock().take();
         drop(loaded);
     }
@@ -226,6 +228,17 @@ impl Tracer {
     /// File descriptor of the loaded BPF program that reports execs.
     pub fn program_fd(&self) -> BorrowedFd<'_> {
         self.prog_fd.as_fd()
+    }
+
+    /// Detach (`false`) or re-attach (`true`) the programs, keeping them
+    /// and their maps loaded: for the benchmark, which switches a tracer on
+    /// and off without loading in between. Not a stable API.
+    #[doc(hidden)]
+    pub fn set_attached(&self, on: bool) -> Result<()> {
+        if self.is_closed() {
+            return Err(Error::Closed);
+        }
+        self.links.lock().set(on)
     }
 }
 

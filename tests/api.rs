@@ -322,3 +322,26 @@ fn bad_options_are_rejected_with_a_clear_error() {
         }
     }
 }
+
+#[test]
+fn a_detached_tracer_sees_nothing_until_attached_again() {
+    let Some(t) = default_tracer() else { return };
+    t.set_attached(false).unwrap();
+    t.set_attached(false).unwrap();
+    let off = marker("detached");
+    run(Command::new("/bin/true").arg(&off));
+    t.set_attached(true).unwrap();
+    t.set_attached(true).unwrap();
+    let on = marker("reattached");
+    run(Command::new("/bin/true").arg(&on));
+    // A record of the first exec would come before the second's.
+    let mut saw_off = false;
+    let found = find(&t, Duration::from_secs(10), |e| {
+        saw_off |= is_marked(e, &off);
+        is_marked(e, &on)
+    });
+    assert!(found.is_some(), "the exec after re-attaching is seen");
+    assert!(!saw_off, "the exec while detached is not");
+    t.close();
+    assert!(matches!(t.set_attached(true), Err(Error::Closed)));
+}
