@@ -80,7 +80,7 @@ record go "$p" "$f"
 (cd "$ROOT/bindings/python" &&
 	PYTHONPATH=$ROOT/bindings/python PYTHONDONTWRITEBYTECODE=1 \
 		EXECTRACE_LIBRARY=$STAGE/lib/libexectrace.so.0 EXECTRACE_HEADER=$ROOT/include/exectrace.h \
-		timeout 600 python3 -m pytest -q -p no:cacheprovider tests/test_events.py \
+		timeout 600 "$(cat "$STAGE/python")" -m pytest -q -p no:cacheprovider tests/test_events.py \
 		-k 'test_exact_argv_and_process_fields or test_failed_exec_reported_with_include_failed') \
 	>"$STAGE/python-$rel.txt" 2>&1
 rc=$?

@@ -37,6 +37,8 @@ mkdir -p "$stage/lib"
 cp "$target/release/libexectrace.so" "$stage/lib/libexectrace.so.0"
 ln -s libexectrace.so.0 "$stage/lib/libexectrace.so"
 cp "$target/release/exectrace" "$stage/exectrace"
+# The guest's PATH has no version managers' shims: the Python with pytest.
+python3 -c 'import sys; print(sys.executable)' >"$stage/python"
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 # C: the harness, against the staged library.
 cc -O2 -g -Wall -Wextra -Werror -DEXPECTED_VERSION="\"$version\"" -Iinclude -o "$stage/c-tests" \
