@@ -30,6 +30,7 @@ step "Go tests"
 bindings/go/test.sh
 step "Python tests"
 bindings/python/test.sh
+step "packaging: self-contained library, pip install, static Go and C links"; tests/packaging/run.sh
 step "benchmark smoke run"
 # --decompose: its two extra configurations (waker.rs) are run too.
 bench/run.sh --quick --decompose >"$tmp/bench.txt" 2>&1 || { cat "$tmp/bench.txt"; exit 1; }
