@@ -2,7 +2,7 @@
 
 The package carries its own ``exectrace/libexectrace.so.0``, built from the
 repository's Rust sources while the package builds (``cargo build --release
---locked --lib``; needs cargo, clang and the build tools of
+--locked -p exectrace --lib``; needs cargo, clang and the build tools of
 scripts/install-deps.sh), so that ``pip install ./bindings/python`` alone
 gives a working package. Where the Rust sources are, first found of:
 
@@ -37,10 +37,11 @@ except ImportError:  # setuptools < 70.1
 
 HERE = Path(__file__).resolve().parent
 LIBRARY = "libexectrace.so.0"
-# Where an sdist keeps its copy of the Rust sources, and what is copied:
-# what `cargo build --lib` of the crate reads.
+# Where an sdist keeps its copy of the Rust sources, and what is copied
+# (those present): what `cargo build -p exectrace --lib` reads, workspace
+# members (cli/) included.
 CRATE_COPY = "_crate"
-CRATE_FILES = ("Cargo.toml", "Cargo.lock", "build.rs", "src", "bpf")
+CRATE_FILES = ("Cargo.toml", "Cargo.lock", "build.rs", "src", "bpf", "cli")
 
 
 def _is_crate(d: Path) -> bool:
@@ -68,9 +69,9 @@ def cargo_build(root: Path) -> Path:
         cargo = str(Path.home() / ".cargo/bin/cargo")
     if not cargo:
         raise SystemExit("exectrace: building libexectrace needs cargo (Rust)")
-    cmd = [cargo, "build", "--release", "--locked", "--lib",
+    cmd = [cargo, "build", "--release", "--locked", "-p", "exectrace", "--lib",
            "--message-format=json-render-diagnostics"]
-    print(f"exectrace: building libexectrace in {root}: {' '.join(cmd[1:5])}", flush=True)
+    print(f"exectrace: building libexectrace in {root}: {' '.join(cmd[1:7])}", flush=True)
     # Diagnostics go to stderr; stdout has one JSON message a line.
     out = subprocess.run(cmd, cwd=root, stdout=subprocess.PIPE, check=True, text=True).stdout
     for line in out.splitlines():
@@ -107,6 +108,8 @@ class Sdist(sdist):
         root = crate_root()
         for name in CRATE_FILES:
             src, dest = root / name, Path(base_dir) / CRATE_COPY / name
+            if not src.exists():
+                continue
             if src.is_dir():
                 shutil.copytree(src, dest, ignore=shutil.ignore_patterns("target"))
             else:
