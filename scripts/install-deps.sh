@@ -12,6 +12,9 @@ pkgs="clang llvm libelf-dev zlib1g-dev pkg-config make gcc g++ bpftool util-linu
 pkgs="$pkgs autoconf automake autopoint flex bison gawk"
 # 32-bit compat exec test (skipped without it).
 case "$(uname -m)" in x86_64) pkgs="$pkgs gcc-multilib" ;; esac
+# The kernel matrix (tests/kernels): QEMU, an initramfs of busybox, the
+# kernels' modules, apt-get download of other suites' kernels.
+pkgs="$pkgs qemu-system-x86 busybox-static cpio kmod xz-utils debian-archive-keyring"
 
 missing=""
 for p in $pkgs; do
