@@ -147,15 +147,27 @@ else
 fi
 
 echo "== Python: pip install ./bindings/python, python -m build"
-# pip_check NAME VENV: the venv's exectrace loads its bundled library and reads an event.
+# loaded VENV [VAR=VALUE]: the libexectrace that the venv's exectrace loads.
+loaded() {
+	local venv=$1
+	shift
+	(cd "$tmp" && clean "$@" "$venv/bin/python" -c \
+		'import exectrace; exectrace.version(); print(open("/proc/self/maps").read())' |
+		grep -o '/[^ ]*libexectrace[^ ]*' | sort -u) || true
+}
+# pip_check NAME VENV: the venv's exectrace loads its bundled library (and
+# EXECTRACE_LIBRARY before it) and reads an event.
 pip_check() {
 	local name=$1 venv=$2 out
-	out=$(cd "$tmp" && clean "$venv/bin/python" -c \
-		'import exectrace; exectrace.version(); print(open("/proc/self/maps").read())' |
-		grep -o '/[^ ]*libexectrace[^ ]*' | sort -u || true)
+	out=$(loaded "$venv")
 	case "$out" in
 	"$venv/"*/exectrace/libexectrace.so.0) ok "$name loads the bundled $out" ;;
 	*) not_ok "$name loads '${out:-nothing}', not the copy in $venv" ;;
+	esac
+	out=$(loaded "$venv" EXECTRACE_LIBRARY="$prefix/lib/libexectrace.so.0")
+	case "$out" in
+	"$prefix/lib/libexectrace.so"*) ok "$name: EXECTRACE_LIBRARY comes first" ;;
+	*) not_ok "$name loads '${out:-nothing}' despite EXECTRACE_LIBRARY=$prefix/lib/libexectrace.so.0" ;;
 	esac
 	consumer "$name" "$venv/bin/python" "$HERE/consumer.py" "$(marker py)"
 }
