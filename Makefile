@@ -8,8 +8,10 @@ DESTDIR    ?=
 CARGO      ?= cargo
 
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
-# What a static link of libexectrace.a needs (rustc --print native-static-libs).
-LIBS_PRIVATE := -lelf -lz -lgcc_s -lutil -lrt -lpthread -lm -ldl
+# What a static link of libexectrace.a needs besides libc: `cargo rustc --release
+# --lib --crate-type staticlib -- --print native-static-libs` (libbpf, libelf and
+# zlib are inside libexectrace.a: libbpf-rs feature `vendored`, Cargo.toml).
+LIBS_PRIVATE := -lgcc_s -lutil -lrt -lpthread -lm -ldl
 REL := target/release
 # pkg-config for the source tree (make pc): PKG_CONFIG_PATH=$(CURDIR)/$(REL)/pkgconfig
 PC_UNINSTALLED := $(REL)/pkgconfig/exectrace-uninstalled.pc
