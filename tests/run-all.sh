@@ -31,7 +31,8 @@ step "Go tests"
 bindings/go/test.sh
 step "Python tests"
 bindings/python/test.sh
-step "packaging: self-contained library, pip install, static Go and C links"; tests/packaging/run.sh
+step "packaging: self-contained library, pip install, static Go and C links"
+tests/packaging/run.sh
 step "kernel matrix: Debian 5.10, 6.1, 6.12 under QEMU, and the host"
 tests/kernels/run.sh
 step "benchmark smoke run"
