@@ -31,6 +31,11 @@ try_read_loops_lose_no_wake_up_under_a_stream_of_execs
 exec_storm_every_exec_delivered_or_counted
 five_hundred_cycles_leak_nothing"
 
+count() { # WORD LINE: N of "N WORD" in LINE, 0 if none
+	n=$(echo "$2" | grep -oE "[0-9]+ $1" | grep -oE '[0-9]+' | tail -n 1)
+	echo "${n:-0}"
+}
+
 record() { # suite passed failed
 	echo "$1 $2 $3" >>"$out"
 	echo "guest $rel: $1: $2 passed, $3 failed"
@@ -47,10 +52,8 @@ while read -r name bin; do
 	rc=$?
 	cat "$STAGE/rust-$name-$rel.txt" >>"$log"
 	line=$(grep '^test result:' "$STAGE/rust-$name-$rel.txt" | tail -n 1)
-	p=$(echo "$line" | sed -n 's/.* \([0-9]*\) passed.*/\1/p')
-	f=$(echo "$line" | sed -n 's/.* \([0-9]*\) failed.*/\1/p')
-	[ -n "$p" ] || p=0
-	[ -n "$f" ] || f=0
+	p=$(count passed "$line")
+	f=$(count failed "$line")
 	[ "$rc" = 0 ] || [ "$f" != 0 ] || f=1 # died or timed out
 	record "rust:$name" "$p" "$f"
 done <"$STAGE/rust-tests"
@@ -86,11 +89,10 @@ record go "$p" "$f"
 rc=$?
 cat "$STAGE/python-$rel.txt" >>"$log"
 line=$(grep -E '[0-9]+ (passed|failed)' "$STAGE/python-$rel.txt" | tail -n 1)
-p=$(echo "$line" | sed -n 's/.*\b\([0-9]*\) passed.*/\1/p')
-f=$(echo "$line" | sed -n 's/.*\b\([0-9]*\) failed.*/\1/p')
-[ -n "$p" ] || p=0
-[ -n "$f" ] || f=0
+p=$(count passed "$line")
+f=$(count failed "$line")
 [ "$rc" = 0 ] || [ "$f" != 0 ] || f=1
+[ "$p" != 0 ] || [ "$f" != 0 ] || f=1 # nothing ran
 record python "$p" "$f"
 
 # The command: one marked exec as JSON, as a uid nobody else runs as.

@@ -19,7 +19,9 @@ per_kernel_limit=${EXECTRACE_KERNEL_TIMEOUT:-1200}
 target=${CARGO_TARGET_DIR:-$ROOT/target}
 
 stage=$(mktemp -d /var/tmp/exectrace-kernels.XXXXXX)
-trap 'rm -rf "$stage"' EXIT
+status=0
+# Kept when anything failed: every suite's full output is there.
+trap '[ "$status" = 0 ] && rm -rf "$stage" || echo "test-kernels: logs kept in $stage"' EXIT
 echo "== test-kernels: building the test programs into $stage"
 # Rust: every integration test binary of the workspace (their names and paths).
 cargo test --release --locked --workspace --no-run --message-format=json 2>/dev/null |
@@ -58,7 +60,6 @@ PC
 	go test -c -o "$stage/go.test" .)
 
 results=""
-status=0
 for suite in "$@"; do
 	if [ "$suite" = host ]; then
 		rel=$(uname -r)
