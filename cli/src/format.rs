@@ -2,69 +2,151 @@
 //! argv, filename or name can break a line or forge another one: control
 //! bytes are escaped in text, and JSON is always valid UTF-8 with exact bytes
 //! kept for values that are not.
-use std::ffi::OsStr;
-use std::fmt::Write as _;
-use std::os::unix::ffi::OsStrExt;
+//!
+//! Lines are written into the caller's buffer straight from the record the
+//! tracer lends ([`exectrace::EventRef`]): no allocation per event.
+use std::io::{self, Write as _};
 
-use exectrace::Event;
+use base64::display::Base64Display;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use exectrace::EventRef;
+use nix::errno::Errno;
+use serde::ser::{SerializeMap, SerializeSeq, Serializer};
+use serde::Serialize;
+use serde_json::ser::{CharEscape, CompactFormatter, Formatter};
+
+/// The arguments of an event, walked as often as a line needs.
+pub trait Args<'a>: Copy {
+    fn each(self) -> impl Iterator<Item = &'a [u8]>;
+}
+
+impl<'a> Args<'a> for EventRef<'a> {
+    fn each(self) -> impl Iterator<Item = &'a [u8]> {
+        self.args()
+    }
+}
+
+impl<'a> Args<'a> for &'a [&'a [u8]] {
+    fn each(self) -> impl Iterator<Item = &'a [u8]> {
+        self.iter().copied()
+    }
+}
+
+/// What a line shows of one exec (see [`exectrace::Event`] for each field).
+#[derive(Clone, Copy)]
+pub struct Exec<'a, A> {
+    pub seq: u64,
+    pub timestamp_ns: u64,
+    pub pid: u32,
+    pub tid: u32,
+    pub ppid: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub euid: u32,
+    pub egid: u32,
+    pub cgroup_id: u64,
+    pub pid_ns: u32,
+    pub comm: &'a [u8],
+    pub filename: &'a [u8],
+    pub interpreter: Option<&'a [u8]>,
+    pub argv: A,
+    pub argc: u32,
+    pub argv_size: u32,
+    pub truncated: bool,
+    pub result: i32,
+}
+
+impl<'a> Exec<'a, EventRef<'a>> {
+    /// The line's view of a record borrowed from the ring.
+    pub fn of(e: &'a EventRef<'a>) -> Self {
+        Exec {
+            seq: e.seq(),
+            timestamp_ns: e.timestamp_ns(),
+            pid: e.pid(),
+            tid: e.tid(),
+            ppid: e.ppid(),
+            uid: e.uid(),
+            gid: e.gid(),
+            euid: e.euid(),
+            egid: e.egid(),
+            cgroup_id: e.cgroup_id(),
+            pid_ns: e.pid_ns(),
+            comm: e.comm(),
+            filename: e.filename(),
+            interpreter: e.interpreter(),
+            argv: *e,
+            argc: e.argc(),
+            argv_size: e.argv_size(),
+            truncated: e.truncated(),
+            result: e.result(),
+        }
+    }
+}
 
 /// `[pid, comm="sh", uid=1002, gid=1003, filename=/usr/bin/which] which ps`
-pub fn text(ev: &Event) -> String {
-    let mut s = String::with_capacity(128);
-    let _ = write!(
-        s,
-        "[{}, comm=\"{}\", uid={}, gid={}, filename=",
-        ev.pid,
-        escape(ev.comm.as_bytes(), true),
-        ev.uid,
-        ev.gid
-    );
-    s.push_str(&shell_quote(ev.filename.as_bytes()));
-    if let Some(i) = &ev.interpreter {
-        s.push_str(", interpreter=");
-        s.push_str(&shell_quote(i.as_bytes()));
+/// (no newline).
+pub fn text<'a>(out: &mut Vec<u8>, ev: &Exec<'a, impl Args<'a>>) {
+    // Writes into a Vec cannot fail.
+    let _ = write!(out, "[{}, comm=\"", ev.pid);
+    escape(out, ev.comm, true);
+    let _ = write!(out, "\", uid={}, gid={}, filename=", ev.uid, ev.gid);
+    shell_quote(out, ev.filename);
+    if let Some(i) = ev.interpreter {
+        out.extend_from_slice(b", interpreter=");
+        shell_quote(out, i);
     }
-    if ev.failed() {
-        let _ = write!(s, ", error={}", errno_name(-ev.result));
+    if ev.result != 0 {
+        out.extend_from_slice(b", error=");
+        errno_name(out, -ev.result);
     }
     if ev.truncated {
-        let _ = write!(s, ", truncated argc={} bytes={}", ev.argc, ev.argv_size);
+        let _ = write!(out, ", truncated argc={} bytes={}", ev.argc, ev.argv_size);
     }
-    s.push(']');
-    for a in &ev.argv {
-        s.push(' ');
-        s.push_str(&shell_quote(a.as_bytes()));
+    out.push(b']');
+    for a in ev.argv.each() {
+        out.push(b' ');
+        shell_quote(out, a);
     }
-    s
 }
 
 /// Quote for a POSIX shell: bare when safe, '...' when printable, $'...'
 /// (with \xNN escapes) when it holds control or non-UTF-8 bytes.
-pub fn shell_quote(b: &[u8]) -> String {
+pub fn shell_quote(out: &mut Vec<u8>, b: &[u8]) {
     let safe = |c: u8| c.is_ascii_alphanumeric() || b"@%+=:,./-_".contains(&c);
     if !b.is_empty() && b.iter().all(|&c| safe(c)) {
-        return String::from_utf8_lossy(b).into_owned();
+        out.extend_from_slice(b);
+        return;
     }
-    let plain =
-        std::str::from_utf8(b).is_ok_and(|s| !s.chars().any(|c| c.is_control() || is_invisible(c)));
-    if plain {
-        return format!("'{}'", String::from_utf8_lossy(b).replace('\'', r"'\''"));
+    match std::str::from_utf8(b) {
+        Ok(s) if !s.chars().any(|c| c.is_control() || is_invisible(c)) => {
+            out.push(b'\'');
+            for (i, part) in s.split('\'').enumerate() {
+                if i > 0 {
+                    out.extend_from_slice(br"'\''");
+                }
+                out.extend_from_slice(part.as_bytes());
+            }
+            out.push(b'\'');
+        }
+        _ => {
+            out.extend_from_slice(b"$'");
+            escape(out, b, false);
+            out.push(b'\'');
+        }
     }
-    format!("$'{}'", escape(b, false))
 }
 
 /// Backslash escapes for control bytes, backslash, quotes and invalid UTF-8.
-fn escape(b: &[u8], double_quoted: bool) -> String {
-    let mut out = String::with_capacity(b.len());
+fn escape(out: &mut Vec<u8>, b: &[u8], double_quoted: bool) {
     for chunk in b.utf8_chunks() {
         for c in chunk.valid().chars() {
             match c {
-                '\\' => out.push_str(r"\\"),
-                '\'' if !double_quoted => out.push_str(r"\'"),
-                '"' if double_quoted => out.push_str("\\\""),
-                '\n' => out.push_str(r"\n"),
-                '\t' => out.push_str(r"\t"),
-                '\r' => out.push_str(r"\r"),
+                '\\' => out.extend_from_slice(br"\\"),
+                '\'' if !double_quoted => out.extend_from_slice(br"\'"),
+                '"' if double_quoted => out.extend_from_slice(b"\\\""),
+                '\n' => out.extend_from_slice(br"\n"),
+                '\t' => out.extend_from_slice(br"\t"),
+                '\r' => out.extend_from_slice(br"\r"),
                 c if c.is_control() => {
                     let mut buf = [0u8; 4];
                     for byte in c.encode_utf8(&mut buf).bytes() {
@@ -74,14 +156,16 @@ fn escape(b: &[u8], double_quoted: bool) -> String {
                 c if is_invisible(c) => {
                     let _ = write!(out, "\\u{:04x}", c as u32);
                 }
-                c => out.push(c),
+                c => {
+                    let mut buf = [0u8; 4];
+                    out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+                }
             }
         }
         for byte in chunk.invalid() {
             let _ = write!(out, "\\x{byte:02x}");
         }
     }
-    out
 }
 
 /// Invisible format and separator characters (bidi overrides, zero-width,
@@ -91,127 +175,150 @@ fn is_invisible(c: char) -> bool {
         | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
 }
 
-fn errno_name(e: i32) -> String {
-    let name = match e {
-        libc::ENOENT => "ENOENT",
-        libc::EACCES => "EACCES",
-        libc::ENOEXEC => "ENOEXEC",
-        libc::E2BIG => "E2BIG",
-        libc::EPERM => "EPERM",
-        libc::ENOTDIR => "ENOTDIR",
-        libc::ELOOP => "ELOOP",
-        libc::ENAMETOOLONG => "ENAMETOOLONG",
-        libc::EFAULT => "EFAULT",
-        libc::ENOMEM => "ENOMEM",
-        libc::ETXTBSY => "ETXTBSY",
-        libc::EINVAL => "EINVAL",
-        _ => return format!("errno {e}"),
+/// `ENOENT` for 2 (nix's names of the C library's errno values), `errno N`
+/// for a number without a name.
+fn errno_name(out: &mut Vec<u8>, e: i32) {
+    let _ = match Errno::from_raw(e) {
+        Errno::UnknownErrno => write!(out, "errno {e}"),
+        known => write!(out, "{known:?}"),
     };
-    name.to_string()
 }
 
-/// One JSON object. Keys of the original Go package first: filename, argv,
-/// truncated, pid, uid, gid, comm. A value that is not UTF-8 is written with
-/// U+FFFD replacements and its exact bytes as base64 in `<key>_base64`
-/// (for argv: `argv_base64`, every argument).
-pub fn json(ev: &Event) -> String {
-    let mut s = String::with_capacity(256);
-    s.push('{');
-    json_str_field(&mut s, "filename", &ev.filename);
-    s.push_str(",\"argv\":[");
-    for (i, a) in ev.argv.iter().enumerate() {
-        if i > 0 {
-            s.push(',');
-        }
-        json_str(&mut s, a.as_bytes());
-    }
-    s.push(']');
-    if ev
-        .argv
-        .iter()
-        .any(|a| std::str::from_utf8(a.as_bytes()).is_err())
-    {
-        s.push_str(",\"argv_base64\":[");
-        for (i, a) in ev.argv.iter().enumerate() {
-            if i > 0 {
-                s.push(',');
-            }
-            let _ = write!(s, "\"{}\"", base64(a.as_bytes()));
-        }
-        s.push(']');
-    }
-    let _ = write!(
-        s,
-        ",\"truncated\":{},\"pid\":{},\"uid\":{},\"gid\":{},",
-        ev.truncated, ev.pid, ev.uid, ev.gid
-    );
-    json_str_field(&mut s, "comm", &ev.comm);
-    let _ = write!(
-        s,
-        ",\"tid\":{},\"ppid\":{},\"euid\":{},\"egid\":{},\"cgroup_id\":{},\"pid_ns\":{},\"seq\":{},\"timestamp_ns\":{},\"argc\":{},\"argv_size\":{},\"result\":{}",
-        ev.tid, ev.ppid, ev.euid, ev.egid, ev.cgroup_id, ev.pid_ns, ev.seq, ev.timestamp_ns, ev.argc, ev.argv_size, ev.result
-    );
-    if let Some(i) = &ev.interpreter {
-        s.push(',');
-        json_str_field(&mut s, "interpreter", i);
-    }
-    s.push('}');
-    s
+/// One JSON object (no newline). Keys of the original Go package first:
+/// filename, argv, truncated, pid, uid, gid, comm. A value that is not UTF-8
+/// is written with U+FFFD replacements and its exact bytes as base64 in
+/// `<key>_base64` (for argv: `argv_base64`, every argument).
+pub fn json<'a>(out: &mut Vec<u8>, ev: &Exec<'a, impl Args<'a>>) {
+    let mut ser = serde_json::Serializer::with_formatter(out, Escapes);
+    // Only the writer could fail, and a Vec does not.
+    let _ = Json(ev).serialize(&mut ser);
 }
 
-fn json_str_field(s: &mut String, key: &str, v: &OsStr) {
-    let _ = write!(s, "\"{key}\":");
-    json_str(s, v.as_bytes());
-    if std::str::from_utf8(v.as_bytes()).is_err() {
-        let _ = write!(s, ",\"{key}_base64\":\"{}\"", base64(v.as_bytes()));
+struct Json<'e, E>(&'e E);
+
+impl<'a, A: Args<'a>> Serialize for Json<'_, Exec<'a, A>> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let ev = self.0;
+        let mut m = s.serialize_map(None)?;
+        bytes_entry(&mut m, "filename", ev.filename)?;
+        m.serialize_entry("argv", &Strings(ev.argv, Lossy))?;
+        if ev.argv.each().any(|a| std::str::from_utf8(a).is_err()) {
+            m.serialize_entry("argv_base64", &Strings(ev.argv, Base64))?;
+        }
+        m.serialize_entry("truncated", &ev.truncated)?;
+        m.serialize_entry("pid", &ev.pid)?;
+        m.serialize_entry("uid", &ev.uid)?;
+        m.serialize_entry("gid", &ev.gid)?;
+        bytes_entry(&mut m, "comm", ev.comm)?;
+        m.serialize_entry("tid", &ev.tid)?;
+        m.serialize_entry("ppid", &ev.ppid)?;
+        m.serialize_entry("euid", &ev.euid)?;
+        m.serialize_entry("egid", &ev.egid)?;
+        m.serialize_entry("cgroup_id", &ev.cgroup_id)?;
+        m.serialize_entry("pid_ns", &ev.pid_ns)?;
+        m.serialize_entry("seq", &ev.seq)?;
+        m.serialize_entry("timestamp_ns", &ev.timestamp_ns)?;
+        m.serialize_entry("argc", &ev.argc)?;
+        m.serialize_entry("argv_size", &ev.argv_size)?;
+        m.serialize_entry("result", &ev.result)?;
+        if let Some(i) = ev.interpreter {
+            bytes_entry(&mut m, "interpreter", i)?;
+        }
+        m.end()
     }
 }
 
-fn json_str(s: &mut String, b: &[u8]) {
-    s.push('"');
-    for c in String::from_utf8_lossy(b).chars() {
-        match c {
-            '"' => s.push_str("\\\""),
-            '\\' => s.push_str("\\\\"),
-            '\n' => s.push_str("\\n"),
-            '\r' => s.push_str("\\r"),
-            '\t' => s.push_str("\\t"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' || c == '\u{2028}' || c == '\u{2029}' => {
-                let _ = write!(s, "\\u{:04x}", c as u32);
-            }
-            c => s.push(c),
-        }
+/// `"key":"value"`, and `"key_base64":"..."` after it when not UTF-8.
+fn bytes_entry<M: SerializeMap>(m: &mut M, key: &str, v: &[u8]) -> Result<(), M::Error> {
+    m.serialize_entry(key, &Lossy.of(v))?;
+    if std::str::from_utf8(v).is_err() {
+        m.serialize_key(&format_args!("{key}_base64"))?;
+        m.serialize_value(&Base64.of(v))?;
     }
-    s.push('"');
+    Ok(())
 }
 
-fn base64(b: &[u8]) -> String {
-    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(b.len().div_ceil(3) * 4);
-    for chunk in b.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, &x)| n | (x as u32) << (16 - 8 * i));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
+/// How bytes become a JSON string.
+#[derive(Clone, Copy)]
+enum Encoding {
+    /// UTF-8, invalid sequences replaced by U+FFFD.
+    Lossy,
+    /// Standard base64 with padding (RFC 4648).
+    Base64,
+}
+use Encoding::{Base64, Lossy};
+
+impl Encoding {
+    fn of(self, b: &[u8]) -> EncodedBytes<'_> {
+        EncodedBytes(b, self)
+    }
+}
+
+struct EncodedBytes<'b>(&'b [u8], Encoding);
+
+impl Serialize for EncodedBytes<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.1 {
+            Lossy => s.serialize_str(&String::from_utf8_lossy(self.0)),
+            Base64 => s.collect_str(&Base64Display::new(self.0, &BASE64)),
         }
     }
-    out
+}
+
+/// The arguments as an array of strings.
+struct Strings<A>(A, Encoding);
+
+impl<'a, A: Args<'a>> Serialize for Strings<A> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(None)?;
+        for a in self.0.each() {
+            seq.serialize_element(&self.1.of(a))?;
+        }
+        seq.end()
+    }
+}
+
+/// serde_json's compact output with the escapes the command has always
+/// written: `\u0008` and `\u000c` (not `\b`, `\f`), and DEL, U+2028 and
+/// U+2029 escaped too (they break some JSON-in-JavaScript readers and
+/// terminals).
+struct Escapes;
+
+impl Formatter for Escapes {
+    fn write_string_fragment<W: ?Sized + io::Write>(
+        &mut self,
+        w: &mut W,
+        fragment: &str,
+    ) -> io::Result<()> {
+        let mut rest = fragment;
+        while let Some(i) = rest.find(['\u{7f}', '\u{2028}', '\u{2029}']) {
+            let c = rest[i..].chars().next().expect("found at i");
+            w.write_all(&rest.as_bytes()[..i])?;
+            write!(w, "\\u{:04x}", c as u32)?;
+            rest = &rest[i + c.len_utf8()..];
+        }
+        w.write_all(rest.as_bytes())
+    }
+
+    fn write_char_escape<W: ?Sized + io::Write>(
+        &mut self,
+        w: &mut W,
+        escape: CharEscape,
+    ) -> io::Result<()> {
+        match escape {
+            CharEscape::Backspace => w.write_all(b"\\u0008"),
+            CharEscape::FormFeed => w.write_all(b"\\u000c"),
+            other => CompactFormatter.write_char_escape(w, other),
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::ffi::OsString;
-    use std::os::unix::ffi::OsStringExt;
 
-    fn ev(argv: &[&[u8]]) -> Event {
-        Event {
+    fn ev<'a>(argv: &'a [&'a [u8]]) -> Exec<'a, &'a [&'a [u8]]> {
+        Exec {
             seq: 1,
             timestamp_ns: 2,
             pid: 1188922,
@@ -223,32 +330,42 @@ mod tests {
             egid: 1003,
             cgroup_id: 3,
             pid_ns: 4,
-            comm: "sh".into(),
-            filename: "/usr/bin/which".into(),
+            comm: b"sh",
+            filename: b"/usr/bin/which",
             interpreter: None,
-            argv: argv
-                .iter()
-                .map(|a| OsString::from_vec(a.to_vec()))
-                .collect(),
+            argv,
             argc: argv.len() as u32,
             argv_size: 0,
             truncated: false,
             result: 0,
-            flags: 0,
         }
+    }
+
+    fn line(write: impl FnOnce(&mut Vec<u8>)) -> String {
+        let mut out = Vec::new();
+        write(&mut out);
+        String::from_utf8(out).expect("lines are UTF-8")
+    }
+
+    fn text_of(e: &Exec<'_, &[&[u8]]>) -> String {
+        line(|o| text(o, e))
+    }
+
+    fn json_of(e: &Exec<'_, &[&[u8]]>) -> String {
+        line(|o| json(o, e))
     }
 
     #[test]
     fn text_line_like_the_original() {
         assert_eq!(
-            text(&ev(&[b"which", b"ps"])),
+            text_of(&ev(&[b"which", b"ps"])),
             "[1188922, comm=\"sh\", uid=1002, gid=1003, filename=/usr/bin/which] which ps"
         );
     }
 
     #[test]
     fn text_cannot_be_forged() {
-        let line = text(&ev(&[
+        let line = text_of(&ev(&[
             b"echo",
             b"x\n[1, comm=\"evil\"] rm -rf /",
             b"\x1b[2J",
@@ -257,7 +374,7 @@ mod tests {
             b"\xff\xfe",
         ]));
         assert!(!line.contains('\n') && !line.contains('\x1b'), "{line}");
-        let bidi = text(&ev(&[
+        let bidi = text_of(&ev(&[
             "\u{202e}txt.exe".as_bytes(),
             "a\u{2028}b".as_bytes(),
         ]));
@@ -271,8 +388,49 @@ mod tests {
     }
 
     #[test]
+    fn text_names_the_error_and_the_cut() {
+        let mut e = ev(&[b"a"]);
+        e.interpreter = Some(b"/bin/sh");
+        e.result = -libc::ENOENT;
+        e.truncated = true;
+        e.argc = 7;
+        e.argv_size = 99;
+        e.comm = b"a\"b\\";
+        assert_eq!(
+            text_of(&e),
+            "[1188922, comm=\"a\\\"b\\\\\", uid=1002, gid=1003, filename=/usr/bin/which, \
+             interpreter=/bin/sh, error=ENOENT, truncated argc=7 bytes=99] a"
+        );
+    }
+
+    #[test]
+    fn errno_names_of_the_c_library() {
+        let name = |e| line(|o| errno_name(o, e));
+        for (e, n) in [
+            (libc::ENOENT, "ENOENT"),
+            (libc::EACCES, "EACCES"),
+            (libc::ENOEXEC, "ENOEXEC"),
+            (libc::E2BIG, "E2BIG"),
+            (libc::EPERM, "EPERM"),
+            (libc::ENOTDIR, "ENOTDIR"),
+            (libc::ELOOP, "ELOOP"),
+            (libc::ENAMETOOLONG, "ENAMETOOLONG"),
+            (libc::EFAULT, "EFAULT"),
+            (libc::ENOMEM, "ENOMEM"),
+            (libc::ETXTBSY, "ETXTBSY"),
+            (libc::EINVAL, "EINVAL"),
+            (libc::EAGAIN, "EAGAIN"),
+            (libc::EISDIR, "EISDIR"),
+        ] {
+            assert_eq!(name(e), n);
+        }
+        assert_eq!(name(4000), "errno 4000");
+        assert_eq!(name(-3), "errno -3");
+    }
+
+    #[test]
     fn json_is_valid_and_lossless() {
-        let j = json(&ev(&[b"a\"b", b"\xff", b"\n"]));
+        let j = json_of(&ev(&[b"a\"b", b"\xff", b"\n"]));
         let want = concat!(
             r#"{"filename":"/usr/bin/which","argv":["a\"b",""#,
             "\u{fffd}",
@@ -281,6 +439,44 @@ mod tests {
         );
         assert!(j.starts_with(want), "{j}");
         assert!(!j.contains('\n'));
+        serde_json::from_str::<serde_json::Value>(&j).expect("valid JSON");
+    }
+
+    #[test]
+    fn json_line_whole() {
+        let mut e = ev(&[b"which", b"ps"]);
+        e.filename = b"/usr/bin/\xffwhich";
+        e.comm = b"s\xfeh";
+        e.interpreter = Some(b"/bin/sh");
+        e.result = -2;
+        assert_eq!(
+            json_of(&e),
+            concat!(
+                r#"{"filename":"/usr/bin/"#,
+                "\u{fffd}",
+                r#"which","filename_base64":"L3Vzci9iaW4v/3doaWNo","argv":["which","ps"],"#,
+                r#""truncated":false,"pid":1188922,"uid":1002,"gid":1003,"comm":"s"#,
+                "\u{fffd}",
+                r#"h","comm_base64":"c/5o","tid":1188922,"ppid":1,"euid":1002,"egid":1003,"#,
+                r#""cgroup_id":3,"pid_ns":4,"seq":1,"timestamp_ns":2,"argc":2,"argv_size":0,"#,
+                r#""result":-2,"interpreter":"/bin/sh"}"#
+            )
+        );
+    }
+
+    #[test]
+    fn json_escapes_as_before() {
+        // Every control byte as \u00XX except \n \r \t; DEL, U+2028 and
+        // U+2029 too; '/' and other characters as they are.
+        let arg = "\u{8}\u{c}\u{1}\u{1f}\u{7f}\n\r\t\"\\/\u{2028}\u{2029}é\u{202e}";
+        let j = json_of(&ev(&[arg.as_bytes()]));
+        assert!(
+            j.contains(concat!(
+                r#""argv":["\u0008\u000c\u0001\u001f\u007f\n\r\t\"\\/\u2028\u2029"#,
+                "é\u{202e}\"],"
+            )),
+            "{j}"
+        );
     }
 
     #[test]
@@ -292,7 +488,14 @@ mod tests {
             ("foo", "Zm9v"),
             ("foobar", "Zm9vYmFy"),
         ] {
-            assert_eq!(base64(i.as_bytes()), o);
+            assert_eq!(
+                line(|out| {
+                    let _ = Base64
+                        .of(i.as_bytes())
+                        .serialize(&mut serde_json::Serializer::new(out));
+                }),
+                format!("\"{o}\"")
+            );
         }
     }
 }
