@@ -19,12 +19,21 @@ pub enum Format {
     Json,
 }
 
+const MORE: &str = "\
+Text lines quote arguments for a shell and escape control bytes, so no \
+argument can start a line of its own. JSON lines use the keys filename, \
+argv, truncated, pid, uid, gid, comm, then the others; a value that is not \
+UTF-8 is also given exactly as base64 in <key>_base64.
+
+Exit status: 0 after SIGINT, SIGTERM, --count or --duration (or when stdout \
+closes); 1 when the tracer cannot start or fails; 2 for a usage error.";
+
 /// Print one line per exec on this host.
 ///
 /// Needs root (or CAP_BPF and CAP_PERFMON). SIGINT and SIGTERM stop it
 /// cleanly; on exit, the counts of events and drops go to stderr.
 #[derive(Debug, Parser)]
-#[command(name = "exectrace", version, max_term_width = 100)]
+#[command(name = "exectrace", version, max_term_width = 100, after_long_help = MORE)]
 pub struct Args {
     /// Only this pid namespace and its descendants: its inode number, a path
     /// such as /proc/PID/ns/pid, or pid:[N] as readlink shows it
