@@ -124,6 +124,13 @@ impl Args {
     }
 }
 
+/// Exit as clap does on a bad value (message, usage, status 2).
+pub fn usage_error(message: impl std::fmt::Display) -> ! {
+    Args::command()
+        .error(clap::error::ErrorKind::ValueValidation, message)
+        .exit()
+}
+
 /// A pid namespace: `4026531836`, `pid:[4026531836]`, or a path whose inode
 /// is one (`/proc/PID/ns/pid`, or a bind mount of one).
 fn parse_pid_ns(s: &str) -> Result<u32, String> {

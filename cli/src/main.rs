@@ -85,6 +85,8 @@ fn main() -> ExitCode {
     let opts = args.tracer_opts();
     let tracer = match Tracer::new(&opts) {
         Ok(t) => Arc::new(t),
+        // An option out of the library's range is a usage error too.
+        Err(Error::InvalidArgument(m)) => args::usage_error(m),
         Err(e) => {
             eprintln!("exectrace: cannot start: {e}");
             return ExitCode::FAILURE;

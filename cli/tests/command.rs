@@ -195,6 +195,26 @@ fn version_and_usage_errors() {
             "--pid-ns {bad:?}: {stderr}"
         );
     }
+    // Values the library refuses (before it needs any privilege).
+    for (bad, says) in [
+        (
+            &["--ring-size", "1000"][..],
+            "ring_size must be a power of two",
+        ),
+        (&["--argv-budget", "0"], "argv_budget must be"),
+        (
+            &["--wakeup-latency", "2s"],
+            "wakeup_latency must be at most",
+        ),
+    ] {
+        let out = cli().args(bad).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}: {stderr}");
+        assert!(
+            stderr.starts_with("error: ") && stderr.contains(says),
+            "{bad:?}: {stderr}"
+        );
+    }
 }
 
 #[test]
