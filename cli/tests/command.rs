@@ -3,7 +3,7 @@
 #[path = "../../tests/common/mod.rs"]
 mod common;
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -239,6 +239,17 @@ fn man_page_and_completions_from_the_binary() {
     assert!(out.status.success());
     let script = String::from_utf8(out.stdout).unwrap();
     assert!(script.contains("complete -F _exectrace"), "{script}");
+    let mut bash = Command::new("bash")
+        .args(["-n", "/dev/stdin"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    bash.stdin
+        .take()
+        .unwrap()
+        .write_all(script.as_bytes())
+        .unwrap();
+    assert!(bash.wait().unwrap().success(), "bash -n: {script}");
 }
 
 #[test]
