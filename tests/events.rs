@@ -5,7 +5,7 @@ mod common;
 use std::ffi::OsString;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::PermissionsExt;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use common::*;
@@ -366,52 +366,4 @@ fn failed_execs_are_off_by_default_and_reported_with_errno_when_asked() {
         "failed execs are off by default: {none:#?}"
     );
     std::fs::remove_dir_all(dir).unwrap();
-}
-
-#[test]
-fn the_command_prints_events_and_counts() {
-    if default_tracer().is_none() {
-        return;
-    }
-    let m = marker("cli");
-    let out = cli_sees(
-        Command::new(env!("CARGO_BIN_EXE_exectrace"))
-            .args(["--format", "json", "--uid", "4328", "--count", "1"]),
-        4328,
-        &[m.as_str(), "line\nbreak"],
-    );
-    assert!(out.status.success(), "{out:?}");
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    assert_eq!(stdout.lines().count(), 1, "{stdout}");
-    assert!(
-        stdout.starts_with("{\"filename\":\"/bin/true\",\"argv\":[\"/bin/true\","),
-        "{stdout}"
-    );
-    assert!(
-        stdout.contains(&m) && stdout.contains("\"line\\nbreak\""),
-        "{stdout}"
-    );
-    assert!(stdout.contains("\"uid\":4328"), "{stdout}");
-    let stderr = String::from_utf8(out.stderr).unwrap();
-    assert!(stderr.contains("1 events, 0 dropped"), "{stderr}");
-}
-
-#[test]
-fn the_command_stops_cleanly_on_sigterm() {
-    if default_tracer().is_none() {
-        return;
-    }
-    let cli = Command::new(env!("CARGO_BIN_EXE_exectrace"))
-        .args(["--uid", "4329"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(500));
-    // SAFETY: plain kill of our child.
-    unsafe { libc::kill(cli.id() as i32, libc::SIGTERM) };
-    let out = cli.wait_with_output().unwrap();
-    assert!(out.status.success(), "{out:?}");
-    let stderr = String::from_utf8(out.stderr).unwrap();
-    assert!(stderr.contains("0 events, 0 dropped"), "{stderr}");
 }

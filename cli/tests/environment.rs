@@ -1,5 +1,6 @@
 //! Where the tracer runs: without tracefs/debugfs, without privileges,
 //! and what a killed tracer leaves in the kernel.
+#[path = "../../tests/common/mod.rs"]
 mod common;
 
 use std::collections::HashSet;
