@@ -252,7 +252,7 @@ impl Tracer {
             },
         };
         let mut taken = 0;
-        let mut left = false;
+        let mut refused = false;
         loop {
             if self.closed.load(Ordering::Acquire) {
                 return Err(Error::Closed);
@@ -265,7 +265,7 @@ impl Tracer {
                 match EventRef::decode(bytes) {
                     Ok(ev) if !f(&ev) => {
                         loaded.ring.leave();
-                        left = true;
+                        refused = true;
                         break;
                     }
                     Ok(_) => taken += 1,
@@ -278,7 +278,7 @@ impl Tracer {
                 loaded.active = true;
                 loaded.consumed += 1;
             }
-            if taken > 0 || left || max == 0 {
+            if taken > 0 || refused || max == 0 {
                 self.events.fetch_add(taken as u64, Ordering::Relaxed);
                 return Ok(taken);
             }
