@@ -25,30 +25,30 @@ package exectrace
 #define GO_ET_MSG_LEN 1024
 
 // What a tracer owns on the C side, allocated once in New and freed by
-// Close: the event buffer every read writes, and the message of the last
-// failed call (exectrace_last_error is per thread, and a goroutine may move
-// between threads from one cgo call to the next, so the message is copied
-// in the same call).
-struct go_et_buf {
-	struct exectrace_event ev;
+// Close: the results of a batch read besides the records (which go to a
+// Go-owned buffer), and the message of the last failed call
+// (exectrace_last_error is per thread, and a goroutine may move between
+// threads from one cgo call to the next, so the message is copied in the
+// same call).
+struct go_et_state {
+	uint64_t drops;
+	uint64_t malformed;
+	size_t needed;
 	char msg[GO_ET_MSG_LEN];
 };
 
-static struct go_et_buf *go_et_alloc(void)
+static struct go_et_state *go_et_alloc(void)
 {
-	struct go_et_buf *b = calloc(1, sizeof(*b));
-	if (b)
-		b->ev.size = sizeof(b->ev);
-	return b;
+	return calloc(1, sizeof(struct go_et_state));
 }
 
-static void go_et_msg(struct go_et_buf *b, int rc)
+static void go_et_msg(struct go_et_state *b, int rc)
 {
 	if (exectrace_last_error(b->msg, sizeof(b->msg)) <= 0)
 		snprintf(b->msg, sizeof(b->msg), "%s", exectrace_strerror(rc));
 }
 
-static int go_et_new(const struct exectrace_opts *o, struct exectrace **out, struct go_et_buf *b)
+static int go_et_new(const struct exectrace_opts *o, struct exectrace **out, struct go_et_state *b)
 {
 	int rc = exectrace_new(o, out);
 	if (rc)
@@ -56,12 +56,21 @@ static int go_et_new(const struct exectrace_opts *o, struct exectrace **out, str
 	return rc;
 }
 
-static int go_et_read(struct exectrace *t, struct go_et_buf *b)
+// One cgo call per batch: block for the records, then take the loss
+// counters in the same call.
+static int go_et_read_batch(struct exectrace *t, void *buf, size_t cap, struct go_et_state *b)
 {
-	int rc = exectrace_read(t, &b->ev);
-	if (rc && rc != -ECANCELED)
-		go_et_msg(b, rc);
-	return rc;
+	int n = exectrace_read_batch(t, buf, cap, -1, &b->needed);
+	if (n > 0) {
+		struct exectrace_stats st = { .size = sizeof(st) };
+		if (exectrace_get_stats(t, &st) == 0) {
+			b->drops = st.drops;
+			b->malformed = st.malformed;
+		}
+	} else if (n != -ECANCELED) {
+		go_et_msg(b, n);
+	}
+	return n;
 }
 
 static int go_et_stats(const struct exectrace *t, uint64_t *drops, uint64_t *malformed)
@@ -86,6 +95,7 @@ static int go_et_pid_ns(uint32_t *out, char *msg, size_t len)
 import "C"
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"log"
@@ -93,6 +103,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"unsafe"
 )
@@ -209,22 +220,32 @@ type tracer struct {
 	// closeMu guards closed; the Close that sets it is the one that frees.
 	closeMu sync.Mutex
 	closed  bool
+	// isClosed is set by Close before it wakes the readers: Read returns
+	// io.EOF from then on, also with events still queued.
+	isClosed atomic.Bool
 
 	// mu is held for reading around every C call on handle, and for
-	// writing by Close while it frees handle and buf (after shutdown woke
-	// the readers), so no call can use a freed handle.
+	// writing by Close while it frees handle and state (after shutdown
+	// woke the readers), so no call can use a freed handle.
 	mu     sync.RWMutex
 	handle *C.struct_exectrace
-	buf    *C.struct_go_et_buf
+	state  *C.struct_go_et_state
 
-	// readMu serialises Read: buf holds one event at a time. The fields
-	// below are only used under it.
-	readMu        sync.Mutex
-	nextSeq       uint64
-	recheckStats  bool
+	// readMu serialises Read. The fields below are only used under it.
+	readMu sync.Mutex
+	// buf receives the records of a batch (uint64s: 8-byte aligned).
+	buf []uint64
+	// queue holds the decoded events of the last batch from head on.
+	queue         []Event
+	head          int
+	lastComm      string
 	seenDrops     uint64
 	seenMalformed uint64
 }
+
+// batchBufSize is the initial size of a tracer's batch buffer; it grows
+// when one event needs more.
+const batchBufSize = 256 << 10
 
 var _ Tracer = (*tracer)(nil)
 
@@ -247,17 +268,17 @@ func New(opts *TracerOpts) (Tracer, error) {
 	pcs := make([]uintptr, 32)
 	t.createdAt = pcs[:runtime.Callers(2, pcs)]
 
-	t.buf = C.go_et_alloc()
-	if t.buf == nil {
-		return nil, fmt.Errorf("exectrace: allocate event buffer: %w", syscall.ENOMEM)
+	t.state = C.go_et_alloc()
+	if t.state == nil {
+		return nil, fmt.Errorf("exectrace: allocate tracer state: %w", syscall.ENOMEM)
 	}
 	var o C.struct_exectrace_opts
 	o.size = C.uint32_t(unsafe.Sizeof(o))
 	o.pid_ns = C.uint32_t(opts.PidNS)
 	var h *C.struct_exectrace
-	if rc := C.go_et_new(&o, &h, t.buf); rc != 0 {
-		msg := C.GoString(&t.buf.msg[0])
-		C.free(unsafe.Pointer(t.buf))
+	if rc := C.go_et_new(&o, &h, t.state); rc != 0 {
+		msg := C.GoString(&t.state.msg[0])
+		C.free(unsafe.Pointer(t.state))
 		return nil, fmt.Errorf("exectrace: create tracer: %s: %w", msg, syscall.Errno(-rc))
 	}
 	t.handle = h
@@ -288,6 +309,7 @@ func (t *tracer) Close() error {
 		return fmt.Errorf("exectrace: tracer is already closed: %w", os.ErrClosed)
 	}
 	t.closed = true
+	t.isClosed.Store(true)
 	t.closeMu.Unlock()
 	runtime.SetFinalizer(t, nil)
 
@@ -298,8 +320,8 @@ func (t *tracer) Close() error {
 	defer t.mu.Unlock()
 	C.exectrace_close(t.handle)
 	t.handle = nil
-	C.free(unsafe.Pointer(t.buf))
-	t.buf = nil
+	C.free(unsafe.Pointer(t.state))
+	t.state = nil
 	return nil
 }
 
@@ -329,50 +351,61 @@ func (t *tracer) Read() (*Event, error) {
 func (t *tracer) read() (*Event, []string, error) {
 	t.readMu.Lock()
 	defer t.readMu.Unlock()
+	if t.isClosed.Load() {
+		return nil, nil, io.EOF
+	}
+	var logs []string
+	if t.head == len(t.queue) {
+		var err error
+		if logs, err = t.readBatch(); err != nil {
+			return nil, nil, err
+		}
+	}
+	ev := &t.queue[t.head]
+	t.head++
+	return ev, logs, nil
+}
+
+// readBatch blocks until events are ready and queues them, with one cgo
+// call (two when the buffer must grow for an event). It returns warnings
+// for new drops and malformed records.
+func (t *tracer) readBatch() ([]string, error) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	if t.handle == nil {
-		return nil, nil, io.EOF
+		return nil, io.EOF
 	}
-	rc := C.go_et_read(t.handle, t.buf)
-	switch {
-	case rc == -C.ECANCELED:
-		return nil, nil, io.EOF
-	case rc != 0:
-		return nil, nil, fmt.Errorf("exectrace: read: %s: %w", C.GoString(&t.buf.msg[0]), syscall.Errno(-rc))
+	if t.buf == nil {
+		t.buf = make([]uint64, batchBufSize/8)
 	}
-	ev := t.convert(&t.buf.ev)
-	return ev, t.checkLoss(uint64(t.buf.ev.seq)), nil
+	for {
+		n := C.go_et_read_batch(t.handle, unsafe.Pointer(&t.buf[0]), C.size_t(len(t.buf)*8), t.state)
+		switch {
+		case n > 0:
+			t.queue = t.decode(unsafe.Slice((*byte)(unsafe.Pointer(&t.buf[0])), len(t.buf)*8), int(n))
+			t.head = 0
+			return t.lossLogs(uint64(t.state.drops), uint64(t.state.malformed)), nil
+		case n == -C.ECANCELED:
+			return nil, io.EOF
+		case n == -C.ENOSPC:
+			t.buf = make([]uint64, (uint64(t.state.needed)+7)/8)
+		default:
+			return nil, fmt.Errorf("exectrace: read: %s: %w", C.GoString(&t.state.msg[0]), syscall.Errno(-n))
+		}
+	}
 }
 
-// checkLoss looks at the library's counters when the sequence numbers
-// show a gap (events arrive slightly out of order across CPUs, so a gap
-// alone is not proof of a drop) and returns warnings for new drops.
-func (t *tracer) checkLoss(seq uint64) []string {
-	if seq < t.nextSeq {
-		return nil // a late arrival
-	}
-	gap := seq > t.nextSeq
-	t.nextSeq = seq + 1
-	if !gap && !t.recheckStats {
-		return nil
-	}
-	drops, malformed, err := t.stats()
-	if err != nil {
-		return nil
-	}
+// lossLogs returns warnings for the drops and malformed records counted
+// since the last call.
+func (t *tracer) lossLogs(drops, malformed uint64) []string {
 	var logs []string
-	if d := drops; d > t.seenDrops {
-		logs = append(logs, fmt.Sprintf("dropped %d exec events (%d in total): the ring buffer was full, Read is not called often enough", d-t.seenDrops, d))
-		t.seenDrops = d
-		t.recheckStats = false
-	} else {
-		// The drop may not be counted yet: look once more on the next read.
-		t.recheckStats = gap
+	if drops > t.seenDrops {
+		logs = append(logs, fmt.Sprintf("dropped %d exec events (%d in total): the ring buffer was full, Read is not called often enough", drops-t.seenDrops, drops))
+		t.seenDrops = drops
 	}
-	if m := malformed; m > t.seenMalformed {
-		logs = append(logs, fmt.Sprintf("skipped %d malformed event records (%d in total; a libexectrace bug, please report)", m-t.seenMalformed, m))
-		t.seenMalformed = m
+	if malformed > t.seenMalformed {
+		logs = append(logs, fmt.Sprintf("skipped %d malformed event records (%d in total; a libexectrace bug, please report)", malformed-t.seenMalformed, malformed))
+		t.seenMalformed = malformed
 	}
 	return logs
 }
@@ -387,36 +420,57 @@ func (t *tracer) stats() (drops, malformed uint64, err error) {
 	return uint64(d), uint64(m), nil
 }
 
-// convert copies the C event into a new Event.
-func (t *tracer) convert(ev *C.struct_exectrace_event) *Event {
-	flags := uint32(ev.flags)
-	n := int(ev.argv_len)
-	if n > len(ev.argv) {
-		n = len(ev.argv)
+// decode converts the n records at the start of buf (the layout of
+// struct exectrace_batch_record in exectrace.h) into events. Each event
+// takes one string allocation for its filename, interpreter and argv.
+func (t *tracer) decode(buf []byte, n int) []Event {
+	evs := make([]Event, n)
+	off := 0
+	for i := range evs {
+		r := (*C.struct_exectrace_batch_record)(unsafe.Pointer(&buf[off]))
+		rec := buf[off : off+int(r.size)]
+		off += int(r.size)
+		foff, aoff := int(r.filename_off), int(r.argv_off)
+		// filename NUL interpreter NUL argv, as one string.
+		strs := string(rec[foff : aoff+int(r.argv_len)])
+		flags := uint32(r.flags)
+		args := splitArgv(strs[aoff-foff:], int(r.argv_count))
+		truncated := flags&C.EXECTRACE_EVENT_TRUNCATED != 0
+		if !t.fullArgv {
+			var cut bool
+			args, cut = compatArgv(args, int(r.argc))
+			truncated = truncated || cut
+		}
+		e := &evs[i]
+		*e = Event{
+			Filename:  strs[:r.filename_len],
+			Argv:      args,
+			Truncated: truncated,
+			PID:       uint32(r.pid),
+			UID:       uint32(r.uid),
+			GID:       uint32(r.gid),
+			Comm:      t.comm(r.comm[:]),
+			TID:       uint32(r.tid),
+			PPID:      uint32(r.ppid),
+			PidNS:     uint32(r.pid_ns),
+		}
+		if flags&C.EXECTRACE_EVENT_HAS_INTERP != 0 {
+			ioff := int(r.interp_off) - foff
+			e.Interpreter = strs[ioff : ioff+int(r.interp_len)]
+		}
 	}
-	// One copy of the argv block; the arguments are substrings of it.
-	block := C.GoStringN(&ev.argv[0], C.int(n))
-	args := splitArgv(block, int(ev.argv_count))
-	truncated := flags&C.EXECTRACE_EVENT_TRUNCATED != 0
-	if !t.fullArgv {
-		var cut bool
-		args, cut = compatArgv(args, int(ev.argc))
-		truncated = truncated || cut
+	return evs
+}
+
+// comm returns the NUL-terminated name in c as a string, reusing the last
+// one when it is the same (most events come from a few programs).
+func (t *tracer) comm(c []C.char) string {
+	b := unsafe.Slice((*byte)(unsafe.Pointer(&c[0])), len(c))
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		b = b[:i]
 	}
-	e := &Event{
-		Filename:  C.GoString(&ev.filename[0]),
-		Argv:      args,
-		Truncated: truncated,
-		PID:       uint32(ev.pid),
-		UID:       uint32(ev.uid),
-		GID:       uint32(ev.gid),
-		Comm:      C.GoString(&ev.comm[0]),
-		TID:       uint32(ev.tid),
-		PPID:      uint32(ev.ppid),
-		PidNS:     uint32(ev.pid_ns),
+	if string(b) != t.lastComm {
+		t.lastComm = string(b)
 	}
-	if flags&C.EXECTRACE_EVENT_HAS_INTERP != 0 {
-		e.Interpreter = C.GoString(&ev.interpreter[0])
-	}
-	return e
+	return t.lastComm
 }
