@@ -56,11 +56,12 @@ static int go_et_new(const struct exectrace_opts *o, struct exectrace **out, str
 	return rc;
 }
 
-// One cgo call per batch: block for the records, then take the loss
-// counters in the same call.
-static int go_et_read_batch(struct exectrace *t, void *buf, size_t cap, struct go_et_state *b)
+// One cgo call per batch: the records, then the loss counters in the
+// same call.
+static int go_et_read_batch(struct exectrace *t, void *buf, size_t cap, int timeout_ms,
+			    struct go_et_state *b)
 {
-	int n = exectrace_read_batch(t, buf, cap, -1, &b->needed);
+	int n = exectrace_read_batch(t, buf, cap, timeout_ms, &b->needed);
 	if (n > 0) {
 		struct exectrace_stats st = { .size = sizeof(st) };
 		if (exectrace_get_stats(t, &st) == 0) {
@@ -230,9 +231,16 @@ type tracer struct {
 	mu     sync.RWMutex
 	handle *C.struct_exectrace
 	state  *C.struct_go_et_state
+	// poll is a dup of the library's pollable fd (exectrace_fd) in the Go
+	// runtime's poller: Read waits there, not in a blocking cgo call (a
+	// goroutine blocked in C costs a thread hand-off and keeps the
+	// runtime's monitor polling every 20 µs). nil if that is not possible.
+	poll *os.File
 
 	// readMu serialises Read. The fields below are only used under it.
 	readMu sync.Mutex
+	// raw waits on poll; nil once waiting there failed (Read blocks in C).
+	raw syscall.RawConn
 	// buf receives the records of a batch (uint64s: 8-byte aligned).
 	buf []uint64
 	// queue holds the decoded events of the last batch from head on.
@@ -282,6 +290,7 @@ func New(opts *TracerOpts) (Tracer, error) {
 		return nil, fmt.Errorf("exectrace: create tracer: %s: %w", msg, syscall.Errno(-rc))
 	}
 	t.handle = h
+	t.poll, t.raw = pollable(int(C.exectrace_fd(h)))
 	runtime.SetFinalizer(t, (*tracer).finalize)
 	return t, nil
 }
@@ -318,6 +327,10 @@ func (t *tracer) Close() error {
 	C.exectrace_shutdown(t.handle)
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if t.poll != nil {
+		_ = t.poll.Close()
+		t.poll = nil
+	}
 	C.exectrace_close(t.handle)
 	t.handle = nil
 	C.free(unsafe.Pointer(t.state))
@@ -379,7 +392,7 @@ func (t *tracer) readBatch() ([]string, error) {
 		t.buf = make([]uint64, batchBufSize/8)
 	}
 	for {
-		n := C.go_et_read_batch(t.handle, unsafe.Pointer(&t.buf[0]), C.size_t(len(t.buf)*8), t.state)
+		n := t.batch()
 		switch {
 		case n > 0:
 			t.queue = t.decode(unsafe.Slice((*byte)(unsafe.Pointer(&t.buf[0])), len(t.buf)*8), int(n))
@@ -393,6 +406,54 @@ func (t *tracer) readBatch() ([]string, error) {
 			return nil, fmt.Errorf("exectrace: read: %s: %w", C.GoString(&t.state.msg[0]), syscall.Errno(-n))
 		}
 	}
+}
+
+// batch reads the events that are ready into buf, waiting in the Go
+// runtime's poller until there are some. The caller holds readMu and mu.
+func (t *tracer) batch() C.int {
+	call := func(timeout C.int) C.int {
+		return C.go_et_read_batch(t.handle, unsafe.Pointer(&t.buf[0]), C.size_t(len(t.buf)*8), timeout, t.state)
+	}
+	if t.raw != nil {
+		var n C.int
+		// The fd polls readable when events may be ready or the tracer
+		// was shut down; each look takes what is ready without waiting.
+		err := t.raw.Read(func(uintptr) bool {
+			n = call(0)
+			return n != 0
+		})
+		if err == nil {
+			return n
+		}
+		t.raw = nil
+	}
+	return call(-1)
+}
+
+// pollable returns a dup of fd in the runtime's poller and a way to wait
+// on it, or nils.
+func pollable(fd int) (*os.File, syscall.RawConn) {
+	if fd < 0 {
+		return nil, nil
+	}
+	dup, err := syscall.Dup(fd)
+	if err != nil {
+		return nil, nil
+	}
+	syscall.CloseOnExec(dup)
+	// Non-blocking makes os.NewFile register it with the poller (an epoll
+	// fd's flag does not change how the library's epoll_wait waits).
+	if err := syscall.SetNonblock(dup, true); err != nil {
+		syscall.Close(dup)
+		return nil, nil
+	}
+	f := os.NewFile(uintptr(dup), "exectrace")
+	raw, err := f.SyscallConn()
+	if err != nil {
+		f.Close()
+		return nil, nil
+	}
+	return f, raw
 }
 
 // lossLogs returns warnings for the drops and malformed records counted
