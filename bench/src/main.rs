@@ -1307,9 +1307,8 @@ fn throughput(
     use interleave::{Arm, Setup};
     let tracer = |c: Conf| Arm { label: c.label().into(), setup: Setup::Tracer(c.opts(), None), settle };
     let nothing = |label: &str| Arm { label: label.into(), setup: Setup::Nothing, settle };
-    // The arm the target applies to.
+    // The arm the former 99% target applied to (the A/A arm is 1).
     const DEFAULTS: usize = 2;
-    const AA: usize = 1;
     let base = || {
         vec![
             nothing(Conf::NoTracer.label()),
@@ -1425,21 +1424,15 @@ fn throughput(
             } else {
                 let r = out.rate_ratio(i);
                 let c = out.cpu_ratio(i);
-                let (target, verdict) = if switch && !is_real && i == DEFAULTS {
-                    // Decisive only if the run resolves half the margin:
-                    // its A/A row within ±0.5% of 100%.
-                    let verdict = if (out.rate_ratio(AA).median - 1.0).abs() > 0.005 {
-                        Verdict::Inconclusive
-                    } else {
-                        Verdict::of(r.median >= 0.99)
-                    };
-                    (
-                        "≥ 99% of no tracer (median of paired ratios; decided when A/A is within ±0.5%)".to_string(),
-                        verdict,
-                    )
+                // A measurement, not a target (issue 19: on this VM the
+                // A/A noise is as large as the effect); the target is the
+                // tracer's own CPU per exec (row 4).
+                let target = if switch && !is_real && i == DEFAULTS {
+                    "was ≥ 99% of no tracer; a measurement since issue 19 (see row 4)".to_string()
                 } else {
-                    (String::new(), Verdict::Info)
+                    String::new()
                 };
+                let verdict = Verdict::Info;
                 (
                     format!(
                         "{} exec/s = {} of no tracer; CPU per exec {}{}{}",
@@ -1499,8 +1492,9 @@ fn throughput(
          and shoots down TLB entries on the reader's CPU. \"Attached and detached instead of loaded\": each tracer is \
          loaded once and read throughout; before each segment the bench attaches the programs of that segment's \
          tracer and detaches the others', then waits {} ms. Without a load in between, segments follow each other \
-         closely and {} blocks fit in a few minutes: the one comparison precise enough for the 99% target (its A/A \
-         interval is about ±1%), and the one the target is checked on. It leaves out what a load \
+         closely and {} blocks fit in a few minutes: the most precise comparison (its A/A interval is about ±1%, \
+         as large as the effect: since issue 19 a measurement, the target being the tracer's own CPU per exec, row 4). \
+         It leaves out what a load \
          costs once, and, since a tracer is open in every segment, what its fds cost a spawning process that hosts it \
          (the rows with spawners in the tracing process show that, within their wider intervals).",
         plan.tput_seg.as_millis(),
