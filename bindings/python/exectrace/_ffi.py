@@ -88,23 +88,30 @@ class exectrace_opts(Structure):
     ]
 
 
+#: The run of fields that struct exectrace_event and struct
+#: exectrace_batch_record share, in this order.
+_PROCESS_FIELDS = [
+    ("seq", c_uint64),
+    ("timestamp_ns", c_uint64),
+    ("cgroup_id", c_uint64),
+    ("pid", c_uint32),
+    ("tid", c_uint32),
+    ("ppid", c_uint32),
+    ("uid", c_uint32),
+    ("gid", c_uint32),
+    ("euid", c_uint32),
+    ("egid", c_uint32),
+    ("pid_ns", c_uint32),
+]
+
+
 class exectrace_event(Structure):
     """struct exectrace_event (about 40 KiB: allocate once, reuse)."""
 
     _fields_ = [
         ("size", c_uint32),
         ("flags", c_uint32),
-        ("seq", c_uint64),
-        ("timestamp_ns", c_uint64),
-        ("cgroup_id", c_uint64),
-        ("pid", c_uint32),
-        ("tid", c_uint32),
-        ("ppid", c_uint32),
-        ("uid", c_uint32),
-        ("gid", c_uint32),
-        ("euid", c_uint32),
-        ("egid", c_uint32),
-        ("pid_ns", c_uint32),
+        *_PROCESS_FIELDS,
         ("result", c_int32),
         ("argc", c_uint32),
         ("argv_size", c_uint32),
@@ -139,17 +146,7 @@ class exectrace_batch_record(Structure):
         ("hdr_size", c_uint32),
         ("flags", c_uint32),
         ("result", c_int32),
-        ("seq", c_uint64),
-        ("timestamp_ns", c_uint64),
-        ("cgroup_id", c_uint64),
-        ("pid", c_uint32),
-        ("tid", c_uint32),
-        ("ppid", c_uint32),
-        ("uid", c_uint32),
-        ("gid", c_uint32),
-        ("euid", c_uint32),
-        ("egid", c_uint32),
-        ("pid_ns", c_uint32),
+        *_PROCESS_FIELDS,
         ("argc", c_uint32),
         ("argv_size", c_uint32),
         ("argv_count", c_uint32),
