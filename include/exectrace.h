@@ -326,13 +326,15 @@ typedef struct exectrace_stats {
  * record, `*_off` fields are byte offsets from the start of the record;
  * each string ends in a NUL that `*_len` does not count:
  *
- *     offset 0             struct exectrace_batch_record (hdr_size bytes)
- *     filename_off         filename, filename_len bytes, NUL
- *     interp_off           interpreter, interp_len bytes, NUL ("" without
- *                          EXECTRACE_EVENT_HAS_INTERP)
- *     argv_off             argv_count NUL-terminated strings back to back,
- *                          argv_len bytes in all, NULs included
- *     ... up to size       padding (unspecified bytes)
+ * ```text
+ * offset 0             struct exectrace_batch_record (hdr_size bytes)
+ * filename_off         filename, filename_len bytes, NUL
+ * interp_off           interpreter, interp_len bytes, NUL ("" without
+ *                      EXECTRACE_EVENT_HAS_INTERP)
+ * argv_off             argv_count NUL-terminated strings back to back,
+ *                      argv_len bytes in all, NULs included
+ * ... up to size       padding (unspecified bytes)
+ * ```
  *
  * Nothing is cut to fit a fixed array: the strings are as the tracer
  * captured them (see the `EXECTRACE_EVENT_*_TRUNCATED` flags). Fields are
