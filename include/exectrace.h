@@ -654,8 +654,8 @@ static inline const char *exectrace_argv_next(const struct exectrace_event *ev, 
 
 /* The record after `rec` in a buffer filled by exectrace_read_batch (call it
  * count - 1 times for the last one). */
-static inline const struct exectrace_batch_record *
-exectrace_record_next(const struct exectrace_batch_record *rec)
+static inline const struct exectrace_batch_record *exectrace_record_next(
+	const struct exectrace_batch_record *rec)
 {
 	return (const struct exectrace_batch_record *)((const char *)rec + rec->size);
 }
