@@ -482,29 +482,42 @@ func (t *tracer) stats() (drops, malformed uint64, err error) {
 }
 
 // decode converts the n records at the start of buf (the layout of
-// struct exectrace_batch_record in exectrace.h) into events. Each event
-// takes one string allocation for its filename, interpreter and argv.
+// struct exectrace_batch_record in exectrace.h) into events. A batch
+// takes three allocations: the events, one string holding the records
+// (filenames, interpreters and arguments are substrings of it) and the
+// arguments' backing array, so an event kept keeps its batch's.
 func (t *tracer) decode(buf []byte, n int) []Event {
+	end, nargs := 0, 0
+	for i := 0; i < n; i++ {
+		r := (*C.struct_exectrace_batch_record)(unsafe.Pointer(&buf[end]))
+		nargs += int(r.argv_count)
+		end += int(r.size)
+	}
+	recs := string(buf[:end])
+	argv := make([]string, 0, nargs)
 	evs := make([]Event, n)
 	off := 0
 	for i := range evs {
 		r := (*C.struct_exectrace_batch_record)(unsafe.Pointer(&buf[off]))
-		rec := buf[off : off+int(r.size)]
+		rec := recs[off : off+int(r.size)]
 		off += int(r.size)
-		foff, aoff := int(r.filename_off), int(r.argv_off)
-		// filename NUL interpreter NUL argv, as one string.
-		strs := string(rec[foff : aoff+int(r.argv_len)])
 		flags := uint32(r.flags)
-		args := splitArgv(strs[aoff-foff:], int(r.argv_count))
+		from := len(argv)
+		aoff := int(r.argv_off)
+		argv = appendArgv(argv, rec[aoff:aoff+int(r.argv_len)], int(r.argv_count))
+		// Capacity cut at the end: appending to one event's Argv leaves
+		// the next event's alone.
+		args := argv[from:len(argv):len(argv)]
 		truncated := flags&C.EXECTRACE_EVENT_TRUNCATED != 0
 		if !t.fullArgv {
 			var cut bool
 			args, cut = compatArgv(args, int(r.argc))
 			truncated = truncated || cut
 		}
+		foff := int(r.filename_off)
 		e := &evs[i]
 		*e = Event{
-			Filename:  strs[:r.filename_len],
+			Filename:  rec[foff : foff+int(r.filename_len)],
 			Argv:      args,
 			Truncated: truncated,
 			PID:       uint32(r.pid),
@@ -516,8 +529,8 @@ func (t *tracer) decode(buf []byte, n int) []Event {
 			PidNS:     uint32(r.pid_ns),
 		}
 		if flags&C.EXECTRACE_EVENT_HAS_INTERP != 0 {
-			ioff := int(r.interp_off) - foff
-			e.Interpreter = strs[ioff : ioff+int(r.interp_len)]
+			ioff := int(r.interp_off)
+			e.Interpreter = rec[ioff : ioff+int(r.interp_len)]
 		}
 	}
 	return evs
