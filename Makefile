@@ -8,13 +8,15 @@ DESTDIR    ?=
 CARGO      ?= cargo
 
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
-# What a static link of libexectrace.a needs (rustc --print native-static-libs).
-LIBS_PRIVATE := -lelf -lz -lgcc_s -lutil -lrt -lpthread -lm -ldl
+# What a static link of libexectrace.a needs besides libc: `cargo rustc --release
+# --lib --crate-type staticlib -- --print native-static-libs` (libbpf, libelf and
+# zlib are inside libexectrace.a: libbpf-rs feature `vendored`, Cargo.toml).
+LIBS_PRIVATE := -lgcc_s -lutil -lrt -lpthread -lm -ldl
 REL := target/release
 # pkg-config for the source tree (make pc): PKG_CONFIG_PATH=$(CURDIR)/$(REL)/pkgconfig
 PC_UNINSTALLED := $(REL)/pkgconfig/exectrace-uninstalled.pc
 
-.PHONY: all deps build pc run test test-rust header install uninstall bench clean
+.PHONY: all deps build pc run test test-rust test-kernels header install uninstall bench clean
 
 all: build
 
@@ -40,6 +42,11 @@ test: deps
 
 test-rust: deps
 	@tests/run-rust.sh
+
+# The kernel tests on Debian's 5.10, 6.1 and 6.12 kernels under QEMU, and
+# on the host: one result line per kernel (tests/kernels/run.sh).
+test-kernels: deps
+	@tests/kernels/run.sh $(KERNELS)
 
 header:
 	EXECTRACE_UPDATE_HEADER=1 $(CARGO) test --locked -q --test header

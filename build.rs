@@ -17,22 +17,35 @@ fn main() {
     };
     let clang = env::var("EXECTRACE_CLANG").unwrap_or_else(|_| "clang".into());
 
-    SkeletonBuilder::new()
-        .source(SRC)
-        .clang(&clang)
-        .clang_args([
+    // Two objects from one source (see EXECTRACE_NO_ATOMICS in it): one for
+    // 5.12+ with BPF atomics, one for older kernels without them. Same
+    // maps, programs and globals, so the loader is written once for both.
+    for (skel, cpu, defines) in [
+        ("exectrace.skel.rs", "-mcpu=v3", &[][..]),
+        (
+            "exectrace_no_atomics.skel.rs",
+            "-mcpu=v2",
+            &["-DEXECTRACE_NO_ATOMICS"][..],
+        ),
+    ] {
+        let mut args = vec![
             "-Wall".to_string(),
             "-Werror".to_string(),
-            // compare-and-swap and fetch-add
-            "-mcpu=v3".to_string(),
+            cpu.to_string(),
             "-Ibpf".to_string(),
             // <asm/types.h> for the UAPI headers
             format!("-I/usr/include/{multiarch}"),
-        ])
-        .build_and_generate(out.join("exectrace.skel.rs"))
-        .unwrap_or_else(|e| {
-            panic!("exectrace: building {SRC} failed (is clang installed?): {e:#}")
-        });
+        ];
+        args.extend(defines.iter().map(|d| d.to_string()));
+        SkeletonBuilder::new()
+            .source(SRC)
+            .clang(&clang)
+            .clang_args(args)
+            .build_and_generate(out.join(skel))
+            .unwrap_or_else(|e| {
+                panic!("exectrace: building {SRC} ({skel}) failed (is clang installed?): {e:#}")
+            });
+    }
 
     for f in [
         "bpf/exectrace.bpf.c",

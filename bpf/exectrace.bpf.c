@@ -29,18 +29,23 @@ const volatile bool filter_uid_on;
 const volatile bool filter_cgroup_on;
 const volatile __u32 slots_per_cpu = 2;
 /*
- * Kernels before 5.12 have no BPF compare-and-swap or fetch-and-add; there
- * programs run with preemption disabled, so one slot per CPU is safe, and
- * sequence numbers are read then bumped (they may repeat under contention;
- * the count of numbers taken stays exact).
+ * This file builds two objects (build.rs). Kernels before 5.12 have no BPF
+ * compare-and-swap or fetch-and-add, and their verifier rejects an
+ * instruction it does not know even in dead code, so a knob cannot hide
+ * them: the object for those kernels is built with EXECTRACE_NO_ATOMICS
+ * (and -mcpu=v2). There programs run with preemption disabled, so one
+ * scratch slot per CPU is safe, and sequence numbers are read then bumped
+ * (they may repeat under contention; the count of numbers taken stays
+ * exact). Records are also never built on the stack there (see
+ * process_exec): that needs the verifier of 5.12+, which takes a helper's
+ * writes at a variable stack offset and lets a privileged program pass
+ * stack bytes it has not proven written.
  */
-const volatile bool no_atomics;
-/*
- * Build small records on the stack (see process_exec): needs the verifier
- * of 5.12+, which takes a helper's writes at a variable stack offset and
- * lets a privileged program pass stack bytes it has not proven written.
- */
-const volatile bool stack_records;
+#ifdef EXECTRACE_NO_ATOMICS
+#define HAS_ATOMICS 0
+#else
+#define HAS_ATOMICS 1
+#endif
 
 /* Shared with user space through the skeleton's types, never declared twice. */
 struct exectrace_record record_layout;
@@ -138,10 +143,15 @@ struct {
 
 #define MAX_PID_NS_LEVEL 32
 
-/* A str helper's result as a length without the NUL, bounded for the verifier. */
-static __always_inline __u32 clamp_len(long n, __u32 cap)
+/*
+ * A str helper's result as a length without the NUL, bounded for the
+ * verifier. 64-bit throughout: with 32-bit values (no ALU32 in the object
+ * for old kernels) the compiler bounds a zero-extended copy and then uses
+ * the original register, whose bound the 5.10 verifier never learns.
+ */
+static __always_inline __u64 clamp_len(long n, __u64 cap)
 {
-	__u32 len = n > 0 ? n - 1 : 0;
+	__u64 len = n > 0 ? n - 1 : 0;
 
 	asm volatile("" : "+r"(len));
 	if (len > cap - 1)
@@ -159,11 +169,23 @@ static __always_inline void count_drop(void)
 		__sync_fetch_and_add(n, 1);
 }
 
+/*
+ * The helpers below take `btf`, a constant at each call site: true when
+ * `task` is a BTF pointer (a tp_btf argument), whose fields are plain loads
+ * that the verifier guards; false for bpf_get_current_task()'s plain
+ * address, read with CO-RE probe reads. The failed-exec path takes the
+ * second: bpf_get_current_task_btf() is 5.11+, and failed execs are rare.
+ */
+#define TASK_READ(btf, task, field) \
+	((btf) ? (task)->field : BPF_CORE_READ(task, field))
+#define TASK_READ2(btf, task, a, b) \
+	((btf) ? (task)->a->b : BPF_CORE_READ(task, a, b))
+
 /* The task is in filter_pid_ns or one of its descendants. */
-static __always_inline bool in_pid_ns(struct task_struct *task)
+static __always_inline bool in_pid_ns(struct task_struct *task, bool btf)
 {
-	struct pid *pid = task->thread_pid;
-	unsigned int level = pid->level;
+	struct pid *pid = TASK_READ(btf, task, thread_pid);
+	unsigned int level = btf ? pid->level : BPF_CORE_READ(pid, level);
 
 	for (unsigned int i = 0; i <= MAX_PID_NS_LEVEL; i++) {
 		if (i > level)
@@ -178,11 +200,11 @@ static __always_inline bool in_pid_ns(struct task_struct *task)
 }
 
 /* Called with task == current. */
-static __always_inline bool wanted(struct task_struct *task)
+static __always_inline bool wanted(struct task_struct *task, bool btf)
 {
-	if (filter_uid_on && task->real_cred->uid.val != filter_uid)
+	if (filter_uid_on && TASK_READ2(btf, task, real_cred, uid.val) != filter_uid)
 		return false;
-	if (filter_pid_ns && !in_pid_ns(task))
+	if (filter_pid_ns && !in_pid_ns(task, btf))
 		return false;
 	if (filter_cgroup_on && bpf_current_task_under_cgroup(&cgroup_filter, 0) != 1)
 		return false;
@@ -193,8 +215,9 @@ static __always_inline struct scratch_slot *claim_slot(void)
 {
 	__u32 base = bpf_get_smp_processor_id() * slots_per_cpu;
 
-	if (no_atomics)
+	if (!HAS_ATOMICS)
 		return bpf_map_lookup_elem(&scratch, &base);
+#if HAS_ATOMICS
 	for (__u32 i = 0; i < 4; i++) {
 		if (i >= slots_per_cpu)
 			break;
@@ -204,49 +227,53 @@ static __always_inline struct scratch_slot *claim_slot(void)
 		if (s && __sync_val_compare_and_swap(&s->busy, 0, 1) == 0)
 			return s;
 	}
+#endif
 	return NULL;
 }
 
 static __always_inline void release_slot(struct scratch_slot *s)
 {
-	if (!no_atomics)
+	if (HAS_ATOMICS)
 		*(volatile __u32 *)&s->busy = 0;
 }
 
 /* Take a sequence number. The add without a used result is a plain XADD. */
 static __always_inline __u64 take_seq(void)
 {
-	__u64 seq;
-
-	if (no_atomics) {
-		seq = next_seq;
-		__sync_fetch_and_add(&next_seq, 1);
-		return seq;
-	}
+#if HAS_ATOMICS
 	return __sync_fetch_and_add(&next_seq, 1);
+#else
+	__u64 seq = next_seq;
+
+	__sync_fetch_and_add(&next_seq, 1);
+	return seq;
+#endif
 }
 
-/*
- * The common fields: ids, credentials, namespace, time. `task` is a BTF
- * pointer (a tp_btf argument or bpf_get_current_task_btf()), so fields are
- * plain loads that the verifier guards, not helper calls.
- */
-static __always_inline void fill_task(struct exectrace_record *r, struct task_struct *task)
+/* The common fields: ids, credentials, namespace, time. */
+static __always_inline void fill_task(struct exectrace_record *r, struct task_struct *task, bool btf)
 {
-	const struct cred *cred = task->real_cred;
-	struct pid *pid = task->thread_pid;
-	unsigned int level = pid->level;
+	const struct cred *cred = TASK_READ(btf, task, real_cred);
+	struct pid *pid = TASK_READ(btf, task, thread_pid);
+	unsigned int level = btf ? pid->level : BPF_CORE_READ(pid, level);
 	struct upid up = {};
 
 	r->ts_boot_ns = bpf_ktime_get_boot_ns();
 	r->cgroup_id = bpf_get_current_cgroup_id();
-	r->pid = task->tgid;
-	r->ppid = task->real_parent->tgid;
-	r->uid = cred->uid.val;
-	r->gid = cred->gid.val;
-	r->euid = cred->euid.val;
-	r->egid = cred->egid.val;
-	if (level == 0) {
+	r->pid = TASK_READ(btf, task, tgid);
+	r->ppid = TASK_READ2(btf, task, real_parent, tgid);
+	if (btf) {
+		r->uid = cred->uid.val;
+		r->gid = cred->gid.val;
+		r->euid = cred->euid.val;
+		r->egid = cred->egid.val;
+	} else {
+		r->uid = BPF_CORE_READ(cred, uid.val);
+		r->gid = BPF_CORE_READ(cred, gid.val);
+		r->euid = BPF_CORE_READ(cred, euid.val);
+		r->egid = BPF_CORE_READ(cred, egid.val);
+	}
+	if (level == 0 && btf) {
 		r->pid_ns = pid->numbers[0].ns->ns.inum;	/* the host's: plain loads */
 	} else {
 		if (level > MAX_PID_NS_LEVEL)
@@ -278,7 +305,7 @@ static __always_inline __u64 wake_flags(void)
  * A scratch slot with the common fields of `task` filled in, or NULL when
  * none is free: that event is counted as dropped and takes its number.
  */
-static __always_inline struct scratch_slot *begin_record(struct task_struct *task)
+static __always_inline struct scratch_slot *begin_record(struct task_struct *task, bool btf)
 {
 	struct scratch_slot *s = claim_slot();
 
@@ -287,12 +314,12 @@ static __always_inline struct scratch_slot *begin_record(struct task_struct *tas
 		count_drop();
 		return NULL;
 	}
-	fill_task(&s->rec, task);
+	fill_task(&s->rec, task, btf);
 	return s;
 }
 
 /* Number `r` and copy it, with its `data_len` bytes of data, into the ring. */
-static __always_inline void submit(struct exectrace_record *r, __u32 data_len)
+static __always_inline void submit(struct exectrace_record *r, __u64 data_len)
 {
 	__u64 size = sizeof(*r) + data_len;
 
@@ -386,10 +413,18 @@ struct stack_record {
 	char data[STACK_FILENAME_CAP + STACK_ARGV_CAP];
 };
 
-/* argv from the new mm: the first `len` of its `size` bytes, into `dst`. */
-static __always_inline __u32 read_argv(struct exectrace_record *r, char *dst, __u32 len, __u64 size,
-				       unsigned long start)
+/*
+ * argv from the new mm: the first `len` (at most `cap`) of its `size` bytes,
+ * into `dst`. The bound is checked again here, on the register passed to
+ * the helper: the 5.10 verifier does not carry a bound learned earlier to
+ * a copy the compiler spilled before the comparison.
+ */
+static __always_inline __u64 read_argv(struct exectrace_record *r, char *dst, __u64 len, __u64 cap,
+				       __u64 size, unsigned long start)
 {
+	asm volatile("" : "+r"(len));
+	if (len > cap)
+		len = cap;
 	if (len && bpf_probe_read_user(dst, len, (const void *)start)) {
 		r->flags |= EXECTRACE_REC_ARGV_FAULT;
 		len = 0;
@@ -409,9 +444,9 @@ int BPF_PROG(process_exec, struct task_struct *task, pid_t old_pid, struct linux
 	__u32 tid = old_pid;
 	long n;
 
-	if (!wanted(task))
+	if (!wanted(task, true))
 		return 0;
-	fill_task(r, task);
+	fill_task(r, task, true);
 	r->tid = tid;
 	if (!recall_comm(tid, (__u64)task->mm, r->comm)) {
 		bpf_get_current_comm(r->comm, sizeof(r->comm));
@@ -425,18 +460,18 @@ int BPF_PROG(process_exec, struct task_struct *task, pid_t old_pid, struct linux
 	unsigned long start = mm->arg_start;
 	unsigned long end = mm->arg_end;
 	__u64 size = end > start ? end - start : 0;
-	__u32 len = size > argv_cap ? argv_cap : size;
-	__u32 off;
+	__u64 len = size > argv_cap ? argv_cap : size;
+	__u64 off;
 
 	r->argc = bprm->argc;
 	r->argv_size = size;
 	r->interp_len = 0;
-	if (stack_records && !has_interp && len <= STACK_ARGV_CAP) {
+	if (HAS_ATOMICS && !has_interp && len <= STACK_ARGV_CAP) {
 		n = bpf_probe_read_kernel_str(sr.data, STACK_FILENAME_CAP, filename);
 		if (n > 0 && n < STACK_FILENAME_CAP) {
 			off = clamp_len(n, STACK_FILENAME_CAP);
 			r->filename_len = off;
-			len = read_argv(r, sr.data + off, len, size, start);
+			len = read_argv(r, sr.data + off, len, STACK_ARGV_CAP, size, start);
 			submit(r, off + len);
 			return 0;
 		}
@@ -465,9 +500,8 @@ int BPF_PROG(process_exec, struct task_struct *task, pid_t old_pid, struct linux
 		r->interp_len = n;
 		off += n;
 	}
-	if (len > EXECTRACE_ARGV_CAP_MAX)
-		len = EXECTRACE_ARGV_CAP_MAX;
-	len = read_argv(r, s->data + off, len, size, start);
+	len = read_argv(r, s->data + off, len,
+			argv_cap < EXECTRACE_ARGV_CAP_MAX ? argv_cap : EXECTRACE_ARGV_CAP_MAX, size, start);
 	submit(r, off + len);
 	release_slot(s);
 	return 0;
@@ -494,13 +528,13 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	nr = BPF_CORE_READ(regs, orig_ax);
 	if (nr != NR_execve && nr != NR_execveat)
 		return 0;
-	task = bpf_get_current_task_btf();	/* 5.11+: failed execs need it */
+	task = (struct task_struct *)bpf_get_current_task();
 	/* A 32-bit caller's syscall numbers mean other calls. */
-	if (task->thread_info.status & TS_COMPAT)
+	if (BPF_CORE_READ(task, thread_info.status) & TS_COMPAT)
 		return 0;
-	if (!wanted(task))
+	if (!wanted(task, false))
 		return 0;
-	s = begin_record(task);
+	s = begin_record(task, false);
 	if (!s)
 		return 0;
 	r = &s->rec;
@@ -516,7 +550,7 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 		argv = (const char *const *)BPF_CORE_READ(regs, dx);
 	}
 
-	__u32 off;
+	__u64 off;
 
 	n = bpf_probe_read_user_str(s->data, EXECTRACE_FILENAME_CAP, filename);
 	if (n >= EXECTRACE_FILENAME_CAP)
@@ -526,7 +560,8 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	r->interp_len = 0;
 
 	/* argv from the caller's pointers: there is no new process to read. */
-	__u32 argc = 0, len = 0;
+	__u32 argc = 0;
+	__u64 len = 0;
 	bool complete = false;
 
 	for (int i = 0; i < EXECTRACE_FAILED_MAX_ARGS; i++) {
@@ -540,13 +575,24 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 		}
 		if (len >= argv_cap)
 			break;
-		__u32 room = argv_cap - len;
+		__u64 room = argv_cap - len;
 
 		if (room > EXECTRACE_FAILED_ARG_CHUNK)
 			room = EXECTRACE_FAILED_ARG_CHUNK;
 		n = bpf_probe_read_user_str(s->data + off + len, room, arg);
-		if (n <= 0)
+		if (n < 0)
 			break;
+		/*
+		 * Older kernels (6.1 and 6.12 here) return 0, not 1, for an
+		 * empty string (strncpy_from_user_nofault counted the NUL only
+		 * after other bytes); the NUL is written all the same. Count it
+		 * without a branch: one more path per argument is too many for
+		 * the 5.10 verifier. (n - 1) >> 63 is 1 for n == 0 only.
+		 */
+		__u64 empty = (__u64)(n - 1);
+
+		asm volatile("" : "+r"(empty));
+		n += empty >> 63;
 		len += n;
 		argc++;
 		if (n >= room)

@@ -6,8 +6,15 @@
 set -eu
 
 pkgs="clang llvm libelf-dev zlib1g-dev pkg-config make gcc g++ bpftool util-linux"
+# libbpf-rs's `vendored` feature (Cargo.toml) builds libelf (elfutils) and
+# zlib from the sources in the libbpf-sys crate, so that libexectrace.so and
+# the exectrace command need only libc: elfutils' build needs these tools.
+pkgs="$pkgs autoconf automake autopoint flex bison gawk"
 # 32-bit compat exec test (skipped without it).
 case "$(uname -m)" in x86_64) pkgs="$pkgs gcc-multilib" ;; esac
+# The kernel matrix (tests/kernels): QEMU, an initramfs of busybox, the
+# kernels' modules, apt-get download of other suites' kernels.
+pkgs="$pkgs qemu-system-x86 busybox-static cpio kmod xz-utils debian-archive-keyring"
 
 missing=""
 for p in $pkgs; do

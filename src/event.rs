@@ -388,3 +388,24 @@ mod tests {
         assert!(EventRef::decode(&record(hdr, b"x")).is_err());
     }
 }
+
+/// Record flags of bpf/exectrace.h (`Event::flags`), from the program's BTF.
+pub mod flags {
+    use crate::skel::types::exectrace_record_flags as F;
+    /// argv was cut at the budget.
+    pub const ARGV_TRUNCATED: u32 = F::EXECTRACE_REC_ARGV_TRUNCATED.0;
+    /// The filename was cut.
+    pub const FILENAME_TRUNCATED: u32 = F::EXECTRACE_REC_FILENAME_TRUNCATED.0;
+    /// The interpreter path was cut.
+    pub const INTERP_TRUNCATED: u32 = F::EXECTRACE_REC_INTERP_TRUNCATED.0;
+    /// The exec failed; `result` is -errno.
+    pub const FAILED: u32 = F::EXECTRACE_REC_FAILED.0;
+    /// The program is a script or binfmt_misc handler; `interpreter` is set.
+    pub const HAS_INTERP: u32 = F::EXECTRACE_REC_HAS_INTERP.0;
+    /// argv memory could not be read.
+    pub const ARGV_FAULT: u32 = F::EXECTRACE_REC_ARGV_FAULT.0;
+    /// The pre-exec name was missed (tracer attached mid-exec): comm is the new name.
+    pub const COMM_AFTER_EXEC: u32 = F::EXECTRACE_REC_COMM_AFTER_EXEC.0;
+    /// Failed exec: argc and argv_size are lower bounds.
+    pub const ARGC_LOWER_BOUND: u32 = F::EXECTRACE_REC_ARGC_LOWER_BOUND.0;
+}

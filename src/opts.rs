@@ -6,8 +6,9 @@ use crate::error::{Error, Result};
 
 /// Default argv capture budget per event, in bytes.
 pub const DEFAULT_ARGV_BUDGET: u32 = 32 * 1024;
-/// Largest argv capture budget (the kernel's own argv+envp limit is of this order).
-pub const MAX_ARGV_BUDGET: u32 = 2 * 1024 * 1024;
+/// Largest argv capture budget: the program's `EXECTRACE_ARGV_CAP_MAX`
+/// (bpf/exectrace.h; the kernel's own argv+envp limit is of this order).
+pub const MAX_ARGV_BUDGET: u32 = crate::skel::types::exectrace_limits::EXECTRACE_ARGV_CAP_MAX.0;
 /// Default ring-buffer size, in bytes.
 pub const DEFAULT_RING_SIZE: u32 = 4 * 1024 * 1024;
 /// Default bound on the delay between an exec and the reader being woken.
@@ -82,7 +83,7 @@ pub(crate) const RECORD_FIXED_MAX: u32 = {
 
 impl TracerOpts {
     pub(crate) fn validate(&self) -> Result<()> {
-        let page = crate::sys::page_size() as u32;
+        let page = crate::fd::page_size() as u32;
         if self.argv_budget == 0 || self.argv_budget > MAX_ARGV_BUDGET {
             return Err(Error::InvalidArgument(format!(
                 "argv_budget must be 1..={MAX_ARGV_BUDGET} bytes, got {}",

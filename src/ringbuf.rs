@@ -16,7 +16,7 @@ use std::io;
 use std::os::fd::BorrowedFd;
 use std::sync::atomic::{fence, AtomicU32, Ordering};
 
-use crate::sys::{page_size, SharedMapping};
+use crate::fd::{page_size, SharedMapping};
 
 const BUSY_BIT: u32 = 1 << 31;
 const DISCARD_BIT: u32 = 1 << 30;

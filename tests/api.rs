@@ -42,13 +42,21 @@ fn timeouts_and_try_read() {
 fn close_from_another_thread_wakes_a_blocked_read() {
     let Some(t) = quiet_tracer() else { return };
     let t = Arc::new(t);
+    let (tx, rx) = std::sync::mpsc::channel();
     let reader = {
         let t = Arc::clone(&t);
-        std::thread::spawn(move || t.read())
+        std::thread::spawn(move || {
+            tx.send(gettid()).unwrap();
+            t.read()
+        })
     };
-    std::thread::sleep(Duration::from_millis(200));
+    let tid = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert!(
+        wait_blocked_in_epoll(tid, Duration::from_secs(10)),
+        "the reader never blocked"
+    );
     t.close();
-    let res = reader.join().unwrap();
+    let res = join_within(reader, Duration::from_secs(10));
     assert!(matches!(res, Err(Error::Closed)), "{res:?}");
     // Idempotent, and every later call says closed.
     t.close();
@@ -59,7 +67,8 @@ fn close_from_another_thread_wakes_a_blocked_read() {
         t.read_timeout(Duration::from_millis(10)),
         Err(Error::Closed)
     ));
-    let _ = t.stats();
+    // Counters stay readable after close, and nothing was traced.
+    assert_eq!(t.stats().events, 0);
 }
 
 #[test]
@@ -88,14 +97,16 @@ fn several_threads_reading_get_each_event_once() {
     let Some(t) = default_tracer() else { return };
     let t = Arc::new(t);
     let m = marker("multi");
+    let count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let readers: Vec<_> = (0..4)
         .map(|_| {
-            let (t, m) = (Arc::clone(&t), m.clone());
+            let (t, m, count) = (Arc::clone(&t), m.clone(), Arc::clone(&count));
             std::thread::spawn(move || {
                 let mut seen = Vec::new();
                 while let Ok(ev) = t.read() {
                     if has_arg(&ev, &m) {
                         seen.push(ev.seq);
+                        count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     }
                 }
                 seen
@@ -105,11 +116,14 @@ fn several_threads_reading_get_each_event_once() {
     for _ in 0..50 {
         run(Command::new("/bin/true").arg(&m));
     }
-    std::thread::sleep(Duration::from_millis(500));
+    // All 50 arrive (or the deadline passes); a duplicate would show as more.
+    wait_until(Duration::from_secs(30), || {
+        count.load(std::sync::atomic::Ordering::Relaxed) >= 50
+    });
     t.close();
     let mut all: Vec<u64> = readers
         .into_iter()
-        .flat_map(|r| r.join().unwrap())
+        .flat_map(|r| join_within(r, Duration::from_secs(10)))
         .collect();
     let n = all.len();
     all.sort_unstable();
@@ -307,6 +321,29 @@ fn bad_options_are_rejected_with_a_clear_error() {
             other => panic!("{opts:?}: {other:?}"),
         }
     }
+}
+
+#[test]
+fn a_detached_tracer_sees_nothing_until_attached_again() {
+    let Some(t) = default_tracer() else { return };
+    t.set_attached(false).unwrap();
+    t.set_attached(false).unwrap();
+    let off = marker("detached");
+    run(Command::new("/bin/true").arg(&off));
+    t.set_attached(true).unwrap();
+    t.set_attached(true).unwrap();
+    let on = marker("reattached");
+    run(Command::new("/bin/true").arg(&on));
+    // A record of the first exec would come before the second's.
+    let mut saw_off = false;
+    let found = find(&t, Duration::from_secs(10), |e| {
+        saw_off |= is_marked(e, &off);
+        is_marked(e, &on)
+    });
+    assert!(found.is_some(), "the exec after re-attaching is seen");
+    assert!(!saw_off, "the exec while detached is not");
+    t.close();
+    assert!(matches!(t.set_attached(true), Err(Error::Closed)));
 }
 
 #[test]

@@ -301,11 +301,17 @@ fn failed_execs_are_off_by_default_and_reported_with_errno_when_asked() {
     std::fs::set_permissions(&noexec, std::fs::Permissions::from_mode(0o644)).unwrap();
     let missing = dir.join("missing");
 
-    let opts = TracerOpts {
-        include_failed: true,
-        ..Default::default()
-    };
-    let Some(with) = tracer(&opts) else { return };
+    // Both BPF objects: with atomics, and the one kernels before 5.12 load.
+    let mut with = Vec::new();
+    for hooks in [Hooks::Auto, Hooks::Fallback] {
+        let opts = TracerOpts {
+            include_failed: true,
+            hooks,
+            ..Default::default()
+        };
+        let Some(t) = tracer(&opts) else { return };
+        with.push(t);
+    }
     let Some(without) = default_tracer() else {
         return;
     };
@@ -328,27 +334,29 @@ fn failed_execs_are_off_by_default_and_reported_with_errno_when_asked() {
         .unwrap();
     assert!(st.success());
 
-    let ev = find_marker(&with, &m1).expect("ENOENT event");
-    assert_eq!(ev.result, -libc::ENOENT);
-    assert!(ev.failed());
-    assert_ne!(ev.flags & flags::FAILED, 0);
-    assert_eq!(ev.filename, missing.as_os_str());
-    assert_eq!(
-        argv_bytes(&ev),
-        vec![
-            missing.as_os_str().as_bytes().to_vec(),
-            m1.as_bytes().to_vec(),
-            vec![]
-        ]
-    );
-    let ev = find_marker(&with, &m2).expect("EACCES event");
-    assert_eq!(ev.result, -libc::EACCES);
-    let name = helper().file_name().unwrap().as_bytes();
-    assert_eq!(
-        ev.comm.as_bytes(),
-        &name[..name.len().min(15)],
-        "a failed exec keeps the caller's name"
-    );
+    for with in &with {
+        let ev = find_marker(with, &m1).expect("ENOENT event");
+        assert_eq!(ev.result, -libc::ENOENT);
+        assert!(ev.failed());
+        assert_ne!(ev.flags & flags::FAILED, 0);
+        assert_eq!(ev.filename, missing.as_os_str());
+        assert_eq!(
+            argv_bytes(&ev),
+            vec![
+                missing.as_os_str().as_bytes().to_vec(),
+                m1.as_bytes().to_vec(),
+                vec![]
+            ]
+        );
+        let ev = find_marker(with, &m2).expect("EACCES event");
+        assert_eq!(ev.result, -libc::EACCES);
+        let name = helper().file_name().unwrap().as_bytes();
+        assert_eq!(
+            ev.comm.as_bytes(),
+            &name[..name.len().min(15)],
+            "a failed exec keeps the caller's name"
+        );
+    }
 
     let none = collect(&without, Duration::from_secs(1), |e| {
         is_marked(e, &m1) || is_marked(e, &m2)

@@ -212,16 +212,15 @@ fn exec_storm_every_exec_delivered_or_counted() {
     let t = Arc::new(t);
     let stop = Arc::new(AtomicBool::new(false));
     let spawned = Arc::new(AtomicU64::new(0));
-    let received = {
-        let t = Arc::clone(&t);
+    let got = Arc::new(AtomicU64::new(0));
+    let reader = {
+        let (t, got) = (Arc::clone(&t), Arc::clone(&got));
         std::thread::spawn(move || {
-            let mut n = 0u64;
             while let Ok(ev) = t.read() {
                 if ev.uid == 4327 {
-                    n += 1;
+                    got.fetch_add(1, Ordering::Relaxed);
                 }
             }
-            n
         })
     };
     let spawners: Vec<_> = (0..64)
@@ -246,11 +245,14 @@ fn exec_storm_every_exec_delivered_or_counted() {
         s.join().unwrap();
     }
     let total = spawned.load(Ordering::Relaxed);
-    // Let the reader drain, then close it.
-    std::thread::sleep(Duration::from_millis(500));
+    // The reader drains until every exec is accounted for (or the deadline).
+    wait_until(Duration::from_secs(60), || {
+        got.load(Ordering::Relaxed) + t.stats().drops >= total
+    });
     let drops = t.stats().drops;
     t.close();
-    let got = received.join().unwrap();
+    join_within(reader, Duration::from_secs(10));
+    let got = got.load(Ordering::Relaxed);
     eprintln!(
         "storm: {total} execs in {:?}, {got} received, {drops} dropped",
         start.elapsed()

@@ -201,3 +201,64 @@ pub fn cli_sees(cli: &mut Command, uid: u32, exec_args: &[&str]) -> std::process
     }
     child.wait_with_output().unwrap()
 }
+
+/// The calling thread's id, for `wait_blocked_in_epoll`.
+pub fn gettid() -> libc::pid_t {
+    // SAFETY: no preconditions.
+    unsafe { libc::gettid() }
+}
+
+/// Wait (at most `timeout`) until thread `tid` of this process sleeps in
+/// epoll_wait: a reader that has reached its wait, not one on its way.
+/// From /proc/self/task/TID/syscall (the syscall it is in) and its stat
+/// (asleep), as the C harness's h_wait_blocked does.
+pub fn wait_blocked_in_epoll(tid: libc::pid_t, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    let epoll = [
+        libc::SYS_epoll_wait,
+        libc::SYS_epoll_pwait,
+        libc::SYS_epoll_pwait2,
+    ];
+    loop {
+        let sys = std::fs::read_to_string(format!("/proc/self/task/{tid}/syscall"));
+        let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat"));
+        if let (Ok(sys), Ok(stat)) = (sys, stat) {
+            let nr = sys.split(' ').next().and_then(|n| n.parse::<i64>().ok());
+            let asleep = stat
+                .rsplit_once(") ")
+                .is_some_and(|(_, s)| s.starts_with('S'));
+            if nr.is_some_and(|nr| epoll.contains(&nr)) && asleep {
+                return true;
+            }
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    }
+}
+
+/// Join `h`, failing the test if the thread has not finished within `timeout`.
+pub fn join_within<T>(h: std::thread::JoinHandle<T>, timeout: Duration) -> T {
+    let deadline = Instant::now() + timeout;
+    while !h.is_finished() {
+        assert!(
+            Instant::now() < deadline,
+            "a thread did not finish within {timeout:?}"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    h.join().expect("the thread panicked")
+}
+
+/// Wait until `done()` holds, at most `timeout`; whether it did.
+pub fn wait_until(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    while !done() {
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    true
+}

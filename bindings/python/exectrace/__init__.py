@@ -1,7 +1,8 @@
 """exectrace: every exec on a Linux host as an event (Python binding of libexectrace).
 
-A pure-Python (ctypes) binding of the C library ``libexectrace.so.0``,
-found through the system library path, or at ``$EXECTRACE_LIBRARY``::
+A pure-Python (ctypes) binding of the C library ``libexectrace.so.0``:
+``$EXECTRACE_LIBRARY``, else the copy the package bundles, else the system's
+(README.md, "Which library")::
 
     import exectrace
 

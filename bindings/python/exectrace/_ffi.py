@@ -198,6 +198,11 @@ _lib_lock = threading.Lock()
 
 
 def _open() -> ctypes.CDLL:
+    """Load libexectrace, the first found of (README.md, "Which library"):
+    ``$EXECTRACE_LIBRARY`` (an explicit choice: an error if it fails), the
+    copy bundled in this package (built with it, so it matches these
+    declarations), the system's ``libexectrace.so.0`` (dynamic loader path),
+    ``ctypes.util.find_library``."""
     path = os.environ.get("EXECTRACE_LIBRARY")
     if path:
         try:
@@ -206,6 +211,12 @@ def _open() -> ctypes.CDLL:
             raise OSError(
                 e.errno or 2, f"cannot load EXECTRACE_LIBRARY={path!r}: {e}"
             ) from None
+    bundled = os.path.join(os.path.dirname(os.path.abspath(__file__)), SONAME)
+    if os.path.exists(bundled):
+        try:
+            return ctypes.CDLL(bundled)
+        except OSError:
+            pass  # e.g. a wheel on an older glibc: try the system's
     try:
         return ctypes.CDLL(SONAME)
     except OSError as first:
@@ -217,7 +228,8 @@ def _open() -> ctypes.CDLL:
                 pass
         raise OSError(
             2,
-            f"cannot load {SONAME} ({first}); install libexectrace "
+            f"cannot load {SONAME} ({first}); install the package with its copy "
+            "(`pip install ./bindings/python`), install libexectrace "
             "(`make install`, then ldconfig) or set EXECTRACE_LIBRARY to its path",
         ) from None
 
