@@ -619,7 +619,7 @@ fn consumers_only(
     let (untraced, bpf) = (median(&untraced), median(&bpf));
     log(format!("baselines: untraced exec {:.1} µs CPU, BPF {:.2} µs per exec", untraced / 1000.0, bpf / 1000.0));
     notes.push(format!(
-        "--consumers: an untraced exec's CPU ({:.1} µs) is the CPU of the spawning process and its children per exec over          {} untraced runs of {} s with 2 spawners, not row 1's interleaved comparison; BPF time per exec ({:.2} µs) is from          as many traced runs.",
+        "--consumers: an untraced exec's CPU ({:.1} µs) is the CPU of the spawning process and its children per exec over {} untraced runs of {} s with 2 spawners, not row 1's interleaved comparison; BPF time per exec ({:.2} µs) is from as many traced runs.",
         untraced / 1000.0,
         plan.rounds,
         plan.run_secs,
