@@ -104,6 +104,14 @@ _PROCESS_FIELDS = [
     ("pid_ns", c_uint32),
 ]
 
+#: The argv counts, which come later in both, in this order.
+_ARGV_FIELDS = [
+    ("argc", c_uint32),
+    ("argv_size", c_uint32),
+    ("argv_count", c_uint32),
+    ("argv_len", c_uint32),
+]
+
 
 class exectrace_event(Structure):
     """struct exectrace_event (about 40 KiB: allocate once, reuse)."""
@@ -113,10 +121,7 @@ class exectrace_event(Structure):
         ("flags", c_uint32),
         *_PROCESS_FIELDS,
         ("result", c_int32),
-        ("argc", c_uint32),
-        ("argv_size", c_uint32),
-        ("argv_count", c_uint32),
-        ("argv_len", c_uint32),
+        *_ARGV_FIELDS,
         ("reserved", c_uint32),
         ("comm", c_char * COMM_LEN),
         ("filename", c_char * PATH_LEN),
@@ -147,10 +152,7 @@ class exectrace_batch_record(Structure):
         ("flags", c_uint32),
         ("result", c_int32),
         *_PROCESS_FIELDS,
-        ("argc", c_uint32),
-        ("argv_size", c_uint32),
-        ("argv_count", c_uint32),
-        ("argv_len", c_uint32),
+        *_ARGV_FIELDS,
         ("filename_off", c_uint32),
         ("filename_len", c_uint32),
         ("interp_off", c_uint32),
