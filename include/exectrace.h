@@ -30,6 +30,18 @@
  *         free(ev);
  *     }
  *
+ * Many events per call, without the fixed-size struct (what bindings use):
+ *
+ *     static _Alignas(8) char buf[256 << 10];
+ *     size_t need;
+ *     int n;
+ *     while ((n = exectrace_read_batch(t, buf, sizeof(buf), -1, &need)) > 0) {
+ *         const struct exectrace_batch_record *r = (const void *)buf;
+ *         for (int i = 0; i < n; i++, r = exectrace_record_next(r))
+ *             printf("%u %s\n", r->pid, exectrace_record_filename(r));
+ *     }
+ *     // n == -ENOSPC: one event needs `need` bytes; read again with a bigger buffer.
+ *
  * Build: cc app.c $(pkg-config --cflags --libs exectrace)
  *
  * Conventions: functions return 0 (or a count/fd) on success and -errno on
@@ -123,6 +135,11 @@
  * Size of the argv block of `struct exectrace_event`.
  */
 #define EXECTRACE_ARGV_MAX 32768
+
+/**
+ * Alignment of the buffer of `exectrace_read_batch` and of every record in it.
+ */
+#define EXECTRACE_RECORD_ALIGN 8
 
 /**
  * A tracer. Opaque; create with `exectrace_new`, free with `exectrace_close`.
@@ -299,6 +316,141 @@ typedef struct exectrace_stats {
   uint64_t malformed;
 } exectrace_stats;
 
+/**
+ * One event in the buffer of `exectrace_read_batch`: this fixed header,
+ * then its strings, then padding up to `size`.
+ *
+ * Layout of a batch: `n` records back to back from the start of the
+ * buffer (8-byte aligned, `EXECTRACE_RECORD_ALIGN`); the next record
+ * starts `size` bytes after this one (`exectrace_record_next`). Within a
+ * record, `*_off` fields are byte offsets from the start of the record;
+ * each string ends in a NUL that `*_len` does not count:
+ *
+ * ```text
+ * offset 0             struct exectrace_batch_record (hdr_size bytes)
+ * filename_off         filename, filename_len bytes, NUL
+ * interp_off           interpreter, interp_len bytes, NUL ("" without
+ *                      EXECTRACE_EVENT_HAS_INTERP)
+ * argv_off             argv_count NUL-terminated strings back to back,
+ *                      argv_len bytes in all, NULs included
+ * ... up to size       padding (unspecified bytes)
+ * ```
+ *
+ * Nothing is cut to fit a fixed array: the strings are as the tracer
+ * captured them (see the `EXECTRACE_EVENT_*_TRUNCATED` flags). Fields are
+ * only ever appended to this header: a field exists in a record when
+ * `hdr_size` covers it (`offsetof(field) + sizeof(field) <= hdr_size`),
+ * and a reader built against an older header skips the newer fields by
+ * using the `*_off` offsets, never `sizeof`.
+ */
+typedef struct exectrace_batch_record {
+  /**
+   * Bytes of this record, header, strings and padding: a multiple of 8.
+   */
+  uint32_t size;
+  /**
+   * Bytes of this fixed header as the library wrote it (>= 128).
+   */
+  uint32_t hdr_size;
+  /**
+   * `EXECTRACE_EVENT_*` bits.
+   */
+  uint32_t flags;
+  /**
+   * 0, or -errno of a failed exec.
+   */
+  int32_t result;
+  /**
+   * Per-tracer sequence number; a gap means dropped (and counted) events.
+   */
+  uint64_t seq;
+  /**
+   * Time of the exec, CLOCK_BOOTTIME nanoseconds.
+   */
+  uint64_t timestamp_ns;
+  /**
+   * cgroup v2 id of the process.
+   */
+  uint64_t cgroup_id;
+  /**
+   * Process id after exec (initial pid namespace).
+   */
+  uint32_t pid;
+  /**
+   * Thread that called exec.
+   */
+  uint32_t tid;
+  /**
+   * Parent process id.
+   */
+  uint32_t ppid;
+  /**
+   * Real user id.
+   */
+  uint32_t uid;
+  /**
+   * Real group id.
+   */
+  uint32_t gid;
+  /**
+   * Effective user id after exec.
+   */
+  uint32_t euid;
+  /**
+   * Effective group id after exec.
+   */
+  uint32_t egid;
+  /**
+   * Inode of the process's pid namespace.
+   */
+  uint32_t pid_ns;
+  /**
+   * True argument count.
+   */
+  uint32_t argc;
+  /**
+   * True argv size in bytes, NULs included.
+   */
+  uint32_t argv_size;
+  /**
+   * Strings at `argv_off`.
+   */
+  uint32_t argv_count;
+  /**
+   * Bytes at `argv_off`, NULs included (one more than captured when a
+   * cut last string gets its closing NUL).
+   */
+  uint32_t argv_len;
+  /**
+   * Offset of the filename (path as passed to exec).
+   */
+  uint32_t filename_off;
+  /**
+   * Bytes of the filename, without its NUL.
+   */
+  uint32_t filename_len;
+  /**
+   * Offset of the interpreter of a script.
+   */
+  uint32_t interp_off;
+  /**
+   * Bytes of the interpreter, without its NUL; 0 if none.
+   */
+  uint32_t interp_len;
+  /**
+   * Offset of the argv strings.
+   */
+  uint32_t argv_off;
+  /**
+   * Reserved, written as 0.
+   */
+  uint32_t reserved;
+  /**
+   * Name of the calling process before exec, NUL-terminated.
+   */
+  char comm[EXECTRACE_COMM_LEN];
+} exectrace_batch_record;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -345,6 +497,40 @@ int exectrace_read(struct exectrace *t, struct exectrace_event *ev);
  * Thread-safe.
  */
 int exectrace_read_timeout(struct exectrace *t, struct exectrace_event *ev, int timeout_ms);
+
+/**
+ * Read the events that are ready, as many as fit, into `buf`: one call
+ * for a whole batch, without the fixed-size `struct exectrace_event`.
+ *
+ * - `buf`: `cap` writable bytes, 8-byte aligned (`EXECTRACE_RECORD_ALIGN`).
+ *   On success it holds the returned number of records back to back from
+ *   its start; see `struct exectrace_batch_record` for the layout and
+ *   `exectrace_record_next` to walk them.
+ * - `timeout_ms`: how long to wait for the first event (negative: no
+ *   limit; 0: do not wait). Once one is there, the call takes what else is
+ *   ready without waiting.
+ * - `needed`: NULL, or where the size of the buffer the next event needs
+ *   is written when -ENOSPC is returned (and only then).
+ *
+ * Returns the number of records (>= 1), 0 when the time ran out (or,
+ * with `timeout_ms` 0, when no event is ready or another thread is
+ * reading), or: -ENOSPC (the next event alone is larger than `cap`; it
+ * stays for the next call, with a buffer of `*needed` bytes), -ECANCELED
+ * (the tracer was shut down or closed, also from another thread while
+ * this call waited), -EINVAL (NULL `t` or `buf`, or `buf` not aligned).
+ * An event that does not fit after others were written also stays for
+ * the next call: none is lost. The largest record is 128 bytes plus
+ * 8704 of paths plus the argv budget plus 8 (about 41 KiB with the
+ * default budget); a buffer of 256 KiB or more is a good choice.
+ *
+ * Thread-safe: concurrent reads on one handle are served one at a time
+ * and each event goes to exactly one of them.
+ */
+int exectrace_read_batch(struct exectrace *t,
+                         void *buf,
+                         size_t cap,
+                         int timeout_ms,
+                         size_t *needed);
 
 /**
  * A file descriptor for poll/epoll/select: readable when an event may be
@@ -460,6 +646,43 @@ static inline const char *exectrace_argv_first(const struct exectrace_event *ev)
 static inline const char *exectrace_argv_next(const struct exectrace_event *ev, const char *arg)
 {
 	const char *end = ev->argv + ev->argv_len;
+	while (arg < end && *arg)
+		arg++;
+	arg++;
+	return arg < end ? arg : (const char *)0;
+}
+
+/* The record after `rec` in a buffer filled by exectrace_read_batch (call it
+ * count - 1 times for the last one). */
+static inline const struct exectrace_batch_record *exectrace_record_next(
+	const struct exectrace_batch_record *rec)
+{
+	return (const struct exectrace_batch_record *)((const char *)rec + rec->size);
+}
+
+/* The filename of a record, NUL-terminated. */
+static inline const char *exectrace_record_filename(const struct exectrace_batch_record *rec)
+{
+	return (const char *)rec + rec->filename_off;
+}
+
+/* The interpreter of a record, NUL-terminated ("" if none). */
+static inline const char *exectrace_record_interpreter(const struct exectrace_batch_record *rec)
+{
+	return (const char *)rec + rec->interp_off;
+}
+
+/* The first argument of a record, or NULL if it has none. */
+static inline const char *exectrace_record_argv_first(const struct exectrace_batch_record *rec)
+{
+	return rec->argv_count ? (const char *)rec + rec->argv_off : (const char *)0;
+}
+
+/* The argument after `arg` in a record, or NULL after the last one. */
+static inline const char *exectrace_record_argv_next(const struct exectrace_batch_record *rec,
+						     const char *arg)
+{
+	const char *end = (const char *)rec + rec->argv_off + rec->argv_len;
 	while (arg < end && *arg)
 		arg++;
 	arg++;

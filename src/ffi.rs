@@ -9,7 +9,7 @@
 #![allow(non_camel_case_types, clippy::missing_safety_doc)]
 
 use std::cell::RefCell;
-use std::ffi::{c_char, c_int, CStr, OsStr};
+use std::ffi::{c_char, c_int, c_void, CStr, OsStr};
 use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -168,6 +168,94 @@ pub struct exectrace_stats {
     /// Records that failed to decode (a bug if ever non-zero).
     pub malformed: u64,
 }
+
+/// Alignment of the buffer of `exectrace_read_batch` and of every record in it.
+pub const EXECTRACE_RECORD_ALIGN: usize = 8;
+
+/// One event in the buffer of `exectrace_read_batch`: this fixed header,
+/// then its strings, then padding up to `size`.
+///
+/// Layout of a batch: `n` records back to back from the start of the
+/// buffer (8-byte aligned, `EXECTRACE_RECORD_ALIGN`); the next record
+/// starts `size` bytes after this one (`exectrace_record_next`). Within a
+/// record, `*_off` fields are byte offsets from the start of the record;
+/// each string ends in a NUL that `*_len` does not count:
+///
+/// ```text
+/// offset 0             struct exectrace_batch_record (hdr_size bytes)
+/// filename_off         filename, filename_len bytes, NUL
+/// interp_off           interpreter, interp_len bytes, NUL ("" without
+///                      EXECTRACE_EVENT_HAS_INTERP)
+/// argv_off             argv_count NUL-terminated strings back to back,
+///                      argv_len bytes in all, NULs included
+/// ... up to size       padding (unspecified bytes)
+/// ```
+///
+/// Nothing is cut to fit a fixed array: the strings are as the tracer
+/// captured them (see the `EXECTRACE_EVENT_*_TRUNCATED` flags). Fields are
+/// only ever appended to this header: a field exists in a record when
+/// `hdr_size` covers it (`offsetof(field) + sizeof(field) <= hdr_size`),
+/// and a reader built against an older header skips the newer fields by
+/// using the `*_off` offsets, never `sizeof`.
+#[repr(C)]
+pub struct exectrace_batch_record {
+    /// Bytes of this record, header, strings and padding: a multiple of 8.
+    pub size: u32,
+    /// Bytes of this fixed header as the library wrote it (>= 128).
+    pub hdr_size: u32,
+    /// `EXECTRACE_EVENT_*` bits.
+    pub flags: u32,
+    /// 0, or -errno of a failed exec.
+    pub result: i32,
+    /// Per-tracer sequence number; a gap means dropped (and counted) events.
+    pub seq: u64,
+    /// Time of the exec, CLOCK_BOOTTIME nanoseconds.
+    pub timestamp_ns: u64,
+    /// cgroup v2 id of the process.
+    pub cgroup_id: u64,
+    /// Process id after exec (initial pid namespace).
+    pub pid: u32,
+    /// Thread that called exec.
+    pub tid: u32,
+    /// Parent process id.
+    pub ppid: u32,
+    /// Real user id.
+    pub uid: u32,
+    /// Real group id.
+    pub gid: u32,
+    /// Effective user id after exec.
+    pub euid: u32,
+    /// Effective group id after exec.
+    pub egid: u32,
+    /// Inode of the process's pid namespace.
+    pub pid_ns: u32,
+    /// True argument count.
+    pub argc: u32,
+    /// True argv size in bytes, NULs included.
+    pub argv_size: u32,
+    /// Strings at `argv_off`.
+    pub argv_count: u32,
+    /// Bytes at `argv_off`, NULs included (one more than captured when a
+    /// cut last string gets its closing NUL).
+    pub argv_len: u32,
+    /// Offset of the filename (path as passed to exec).
+    pub filename_off: u32,
+    /// Bytes of the filename, without its NUL.
+    pub filename_len: u32,
+    /// Offset of the interpreter of a script.
+    pub interp_off: u32,
+    /// Bytes of the interpreter, without its NUL; 0 if none.
+    pub interp_len: u32,
+    /// Offset of the argv strings.
+    pub argv_off: u32,
+    /// Reserved, written as 0.
+    pub reserved: u32,
+    /// Name of the calling process before exec, NUL-terminated.
+    pub comm: [c_char; EXECTRACE_COMM_LEN],
+}
+
+const RECORD_HDR: usize = std::mem::size_of::<exectrace_batch_record>();
+const _: () = assert!(RECORD_HDR == 128 && RECORD_HDR % EXECTRACE_RECORD_ALIGN == 0);
 
 /// A tracer. Opaque; create with `exectrace_new`, free with `exectrace_close`.
 pub struct exectrace {
@@ -402,16 +490,20 @@ unsafe fn fill_event(ev: *mut exectrace_event, r: &EventRef<'_>) {
         }
         addr_of_mut!((*ev).argv_len).write(len);
         addr_of_mut!((*ev).argv_count).write(count);
-        if flags
-            & (EXECTRACE_EVENT_ARGV_TRUNCATED
-                | EXECTRACE_EVENT_FILENAME_TRUNCATED
-                | EXECTRACE_EVENT_INTERP_TRUNCATED
-                | EXECTRACE_EVENT_ARGV_FAULT)
-            != 0
-        {
-            flags |= EXECTRACE_EVENT_TRUNCATED;
-        }
-        addr_of_mut!((*ev).flags).write(flags);
+        addr_of_mut!((*ev).flags).write(with_truncated(flags));
+    }
+}
+
+/// `flags` with `EXECTRACE_EVENT_TRUNCATED` when any truncation flag is set.
+fn with_truncated(flags: u32) -> u32 {
+    const CUT: u32 = EXECTRACE_EVENT_ARGV_TRUNCATED
+        | EXECTRACE_EVENT_FILENAME_TRUNCATED
+        | EXECTRACE_EVENT_INTERP_TRUNCATED
+        | EXECTRACE_EVENT_ARGV_FAULT;
+    if flags & CUT != 0 {
+        flags | EXECTRACE_EVENT_TRUNCATED
+    } else {
+        flags
     }
 }
 
@@ -502,6 +594,152 @@ pub unsafe extern "C" fn exectrace_read_timeout(
     guard(|| {
         let timeout = (timeout_ms >= 0).then(|| Duration::from_millis(timeout_ms as u64));
         read_common(t, ev, timeout)
+    })
+}
+
+/// Bytes the record of `r` takes in a batch (a multiple of 8), and of its
+/// argv block there (a cut last string gets a closing NUL).
+fn record_size(r: &EventRef<'_>) -> (usize, usize) {
+    let block = r.argv_block();
+    let argv = block.len() + usize::from(block.last().is_some_and(|&b| b != 0));
+    let interp = r.interpreter().map_or(0, <[u8]>::len);
+    let size = RECORD_HDR + r.filename().len() + 1 + interp + 1 + argv;
+    (size.next_multiple_of(EXECTRACE_RECORD_ALIGN), argv)
+}
+
+/// Write the record of `r` at `dst`.
+///
+/// # Safety
+/// `dst` is 8-byte aligned and valid for writes of `size` bytes, where
+/// `(size, argv)` is `record_size(r)`.
+unsafe fn put_record(dst: *mut u8, size: usize, argv: usize, r: &EventRef<'_>) {
+    let filename = r.filename();
+    let interp = r.interpreter().unwrap_or(b"");
+    let block = r.argv_block();
+    let filename_off = RECORD_HDR;
+    let interp_off = filename_off + filename.len() + 1;
+    let argv_off = interp_off + interp.len() + 1;
+    let mut comm = [0 as c_char; EXECTRACE_COMM_LEN];
+    put_str(&mut comm, r.comm());
+    let hdr = exectrace_batch_record {
+        size: size as u32,
+        hdr_size: RECORD_HDR as u32,
+        flags: with_truncated(r.flags()),
+        result: r.result(),
+        seq: r.seq(),
+        timestamp_ns: r.timestamp_ns(),
+        cgroup_id: r.cgroup_id(),
+        pid: r.pid(),
+        tid: r.tid(),
+        ppid: r.ppid(),
+        uid: r.uid(),
+        gid: r.gid(),
+        euid: r.euid(),
+        egid: r.egid(),
+        pid_ns: r.pid_ns(),
+        argc: r.argc(),
+        argv_size: r.argv_size(),
+        // A cut last string (no NUL in the block) is a string too.
+        argv_count: (block.iter().filter(|&&b| b == 0).count() + argv - block.len()) as u32,
+        argv_len: argv as u32,
+        filename_off: filename_off as u32,
+        filename_len: filename.len() as u32,
+        interp_off: interp_off as u32,
+        interp_len: interp.len() as u32,
+        argv_off: argv_off as u32,
+        reserved: 0,
+        comm,
+    };
+    // SAFETY: per the contract every write below is inside dst..dst+size
+    // (record_size counted each part), and dst is aligned for the header.
+    unsafe {
+        ptr::write(dst as *mut exectrace_batch_record, hdr);
+        for (off, bytes) in [(filename_off, filename), (interp_off, interp)] {
+            ptr::copy_nonoverlapping(bytes.as_ptr(), dst.add(off), bytes.len());
+            dst.add(off + bytes.len()).write(0);
+        }
+        ptr::copy_nonoverlapping(block.as_ptr(), dst.add(argv_off), block.len());
+        if argv > block.len() {
+            dst.add(argv_off + block.len()).write(0);
+        }
+    }
+}
+
+/// Read the events that are ready, as many as fit, into `buf`: one call
+/// for a whole batch, without the fixed-size `struct exectrace_event`.
+///
+/// - `buf`: `cap` writable bytes, 8-byte aligned (`EXECTRACE_RECORD_ALIGN`).
+///   On success it holds the returned number of records back to back from
+///   its start; see `struct exectrace_batch_record` for the layout and
+///   `exectrace_record_next` to walk them.
+/// - `timeout_ms`: how long to wait for the first event (negative: no
+///   limit; 0: do not wait). Once one is there, the call takes what else is
+///   ready without waiting.
+/// - `needed`: NULL, or where the size of the buffer the next event needs
+///   is written when -ENOSPC is returned (and only then).
+///
+/// Returns the number of records (>= 1), 0 when the time ran out (or,
+/// with `timeout_ms` 0, when no event is ready or another thread is
+/// reading), or: -ENOSPC (the next event alone is larger than `cap`; it
+/// stays for the next call, with a buffer of `*needed` bytes), -ECANCELED
+/// (the tracer was shut down or closed, also from another thread while
+/// this call waited), -EINVAL (NULL `t` or `buf`, or `buf` not aligned).
+/// An event that does not fit after others were written also stays for
+/// the next call: none is lost. The largest record is 128 bytes plus
+/// 8704 of paths plus the argv budget plus 8 (about 41 KiB with the
+/// default budget); a buffer of 256 KiB or more is a good choice.
+///
+/// Thread-safe: concurrent reads on one handle are served one at a time
+/// and each event goes to exactly one of them.
+#[no_mangle]
+pub unsafe extern "C" fn exectrace_read_batch(
+    t: *mut exectrace,
+    buf: *mut c_void,
+    cap: usize,
+    timeout_ms: c_int,
+    needed: *mut usize,
+) -> c_int {
+    guard(|| {
+        if buf.is_null() {
+            return invalid("buf is NULL");
+        }
+        if buf as usize % EXECTRACE_RECORD_ALIGN != 0 {
+            return invalid("buf is not 8-byte aligned");
+        }
+        let timeout = (timeout_ms >= 0).then(|| Duration::from_millis(timeout_ms as u64));
+        let base = buf as *mut u8;
+        let mut used = 0usize;
+        let mut short = None;
+        with_tracer(t, |tracer| {
+            let taken = tracer.read_many(timeout, c_int::MAX as usize, |r| {
+                let (size, argv) = record_size(r);
+                if size > cap - used {
+                    if used == 0 {
+                        short = Some(size);
+                    }
+                    return false;
+                }
+                // SAFETY: used + size <= cap bytes of the caller's buffer,
+                // and used is a multiple of 8 from an aligned start.
+                unsafe { put_record(base.add(used), size, argv, r) };
+                used += size;
+                true
+            });
+            match (taken, short) {
+                (Ok(0), Some(size)) => {
+                    if !needed.is_null() {
+                        // SAFETY: non-NULL and writable per the contract.
+                        unsafe { *needed = size };
+                    }
+                    set_last_error(format!(
+                        "the next event needs a buffer of {size} bytes, {cap} given"
+                    ));
+                    -libc::ENOSPC
+                }
+                (Ok(n), _) => n as c_int,
+                (Err(e), _) => fail(e),
+            }
+        })
     })
 }
 
@@ -663,6 +901,7 @@ pub extern "C" fn exectrace_strerror(err: c_int) -> *const c_char {
         libc::ENOENT => b"not found\0",
         libc::ENOMEM => b"out of memory\0",
         libc::EIO => b"internal error\0",
+        libc::ENOSPC => b"buffer too small for the next event\0",
         _ => b"error (see exectrace_last_error)\0",
     };
     s.as_ptr() as *const c_char

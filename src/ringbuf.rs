@@ -159,6 +159,12 @@ impl RingReader {
         self.consume(n);
     }
 
+    /// Leave the record returned by the last `peek` in the ring: the next
+    /// `peek` returns it again.
+    pub(crate) fn leave(&mut self) {
+        self.pending = 0;
+    }
+
     fn consume(&mut self, n: u64) {
         self.cons += n;
         if self.cons - self.published >= self.publish_every {

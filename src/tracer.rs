@@ -149,36 +149,67 @@ impl Tracer {
         timeout: Option<Duration>,
         f: impl FnOnce(&EventRef<'_>) -> R,
     ) -> Result<Option<R>> {
+        let mut f = Some(f);
+        let mut out = None;
+        self.read_many(timeout, 1, |ev| {
+            out = Some((f.take().expect("used once"))(ev));
+            true
+        })?;
+        Ok(out)
+    }
+
+    /// Hand up to `max` events that are ready, borrowed from the ring one at
+    /// a time, to `f`, in one turn of the reader's lock: waits (as
+    /// [`read_with`](Self::read_with)) only until the first is there, then
+    /// takes what is ready without waiting. `f` returns `true` when it took
+    /// the event, `false` to leave it in the ring for the next read (and
+    /// stop). Returns the count taken: 0 when the time ran out or `f` left
+    /// the first event; `Err(Error::Closed)` once closed.
+    pub fn read_many(
+        &self,
+        timeout: Option<Duration>,
+        max: usize,
+        mut f: impl FnMut(&EventRef<'_>) -> bool,
+    ) -> Result<usize> {
         let deadline = timeout.map(|t| Instant::now() + t);
         let mut guard = match deadline {
             None => self.state.lock(),
             Some(d) => match self.state.try_lock_until(d) {
                 Some(g) => g,
                 None if self.closed.load(Ordering::Acquire) => return Err(Error::Closed),
-                None => return Ok(None),
+                None => return Ok(0),
             },
         };
-        let mut f = Some(f);
+        let mut taken = 0;
+        let mut refused = false;
         loop {
             if self.closed.load(Ordering::Acquire) {
                 return Err(Error::Closed);
             }
             let loaded = guard.as_mut().ok_or(Error::Closed)?;
-            while let Some(bytes) = loaded.ring.peek() {
-                let decoded = EventRef::decode(bytes).map(|ev| (f.take().expect("used once"))(&ev));
-                loaded.ring.advance();
-                loaded.active = true;
-                loaded.consumed += 1;
-                match decoded {
-                    Ok(r) => {
-                        self.events.fetch_add(1, Ordering::Relaxed);
-                        return Ok(Some(r));
+            while taken < max {
+                let Some(bytes) = loaded.ring.peek() else {
+                    break;
+                };
+                match EventRef::decode(bytes) {
+                    Ok(ev) if !f(&ev) => {
+                        loaded.ring.leave();
+                        refused = true;
+                        break;
                     }
+                    Ok(_) => taken += 1,
+                    // f was not called on a record that failed to decode.
                     Err(_) => {
-                        // f was not called on a record that failed to decode.
                         self.malformed.fetch_add(1, Ordering::Relaxed);
                     }
                 }
+                loaded.ring.advance();
+                loaded.active = true;
+                loaded.consumed += 1;
+            }
+            if taken > 0 || refused || max == 0 {
+                self.events.fetch_add(taken as u64, Ordering::Relaxed);
+                return Ok(taken);
             }
             loaded.ring_drained(&self.timer, || self.drops.total());
             if self.closed.load(Ordering::SeqCst) {
@@ -189,7 +220,7 @@ impl Tracer {
                 Some(d) => {
                     let left = d.saturating_duration_since(Instant::now());
                     if left.is_zero() {
-                        return Ok(None);
+                        return Ok(0);
                     }
                     left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32
                 }
@@ -210,7 +241,7 @@ impl Tracer {
     /// Detach from the kernel and wake every blocked reader, which returns
     /// [`Error::Closed`]. Returns once no reader is inside. Idempotent.
     pub fn close(&self) {
-        // With the check before epoll_wait in read_with(): a reader either
+        // With the check before epoll_wait in read_many(): a reader either
         // sees `closed` there or waits with this timer armed (a reader that
         // re-arms it for its linger does so before that check).
         self.closed.store(true, Ordering::SeqCst);

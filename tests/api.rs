@@ -345,3 +345,58 @@ fn a_detached_tracer_sees_nothing_until_attached_again() {
     t.close();
     assert!(matches!(t.set_attached(true), Err(Error::Closed)));
 }
+
+#[test]
+fn read_many_takes_ready_events_in_one_call_and_leaves_refused_ones() {
+    let uid = 1_500_000_000 + std::process::id() % 400_000_000;
+    let Some(t) = common::tracer(&TracerOpts {
+        uid: Some(uid),
+        ..Default::default()
+    }) else {
+        return;
+    };
+    let marks: Vec<String> = (0..5)
+        .map(|i| common::marker(&format!("many{i}")))
+        .collect();
+    for m in &marks {
+        common::run(common::command_as("/bin/true", None, Some((uid, uid))).arg(m));
+    }
+    let arg1 = |ev: &exectrace::EventRef<'_>| ev.args().nth(1).map(<[u8]>::to_vec);
+    // Refusing the first event takes nothing, and leaves it for the next read.
+    let mut seen = Vec::new();
+    let n = t
+        .read_many(Some(Duration::from_secs(10)), 10, |ev| {
+            seen.push(arg1(ev));
+            false
+        })
+        .unwrap();
+    assert_eq!(n, 0);
+    assert_eq!(seen, vec![Some(marks[0].clone().into_bytes())]);
+    // At most `max`, then the rest (all ready by now) in one call; the
+    // one refused after others waits for the call after.
+    let mut got = Vec::new();
+    let mut take = |max: usize, refuse_at: usize| {
+        let mut k = 0;
+        t.read_many(Some(Duration::from_secs(10)), max, |ev| {
+            k += 1;
+            if k == refuse_at {
+                return false;
+            }
+            got.push(arg1(ev).unwrap());
+            true
+        })
+        .unwrap()
+    };
+    assert_eq!(take(2, 0), 2);
+    assert_eq!(take(10, 2), 1);
+    assert_eq!(take(10, 0), 2);
+    let want: Vec<Vec<u8>> = marks.iter().map(|m| m.clone().into_bytes()).collect();
+    assert_eq!(got, want);
+    assert_eq!(t.read_many(Some(Duration::ZERO), 10, |_| true).unwrap(), 0);
+    assert_eq!(t.stats().events, 5);
+    t.close();
+    assert!(matches!(
+        t.read_many(None, 10, |_| true),
+        Err(exectrace::Error::Closed)
+    ));
+}

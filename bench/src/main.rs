@@ -3,6 +3,7 @@
 //!
 //! Run as root through bench/run.sh: `bench/run.sh` (full, ~12 min),
 //! `bench/run.sh --quick` (smoke test), `bench/run.sh --soak 600`.
+mod consumers;
 mod interleave;
 mod reader;
 mod report;
@@ -128,6 +129,9 @@ struct Args {
     soak_only: Option<u64>,
     /// Only the throughput comparison (1).
     throughput_only: bool,
+    /// Only the CPU per event of each consumer (4), with its own untraced
+    /// and BPF baselines.
+    consumers_only: bool,
     /// Only what a wake-up costs a busy CPU (4c), printed.
     wake_cost_only: bool,
     blocks: Option<usize>,
@@ -148,6 +152,9 @@ fn usage() -> &'static str {
 --soak SECONDS   only the soak: highest exec rate with a default tracer for
                  SECONDS, drops and RSS every 10 s (results/soak.md, soak.json)
 --throughput     only the exec throughput comparison (1)
+--consumers      only the CPU per event of each consumer (4: Rust, C, Go, Python,
+                 the CLI), with a short untraced and traced baseline; about 2 min
+                 (results/consumers.md, consumers.json)
 --wake-cost      only what one wake-up costs a busy CPU, on and off the
                  scheduler tick (row 4), printed; about 45 s
 --blocks N       interleaved throughput blocks with 2 spawners, tracers loaded per segment (default 40; quick 3)
@@ -174,6 +181,7 @@ fn parse_args() -> Res<Args> {
         workload: None,
         soak_only: None,
         throughput_only: false,
+        consumers_only: false,
         wake_cost_only: false,
         settle_check: false,
         decompose: false,
@@ -197,6 +205,7 @@ fn parse_args() -> Res<Args> {
                 a.soak_only = Some(s);
             }
             "--throughput" => a.throughput_only = true,
+            "--consumers" => a.consumers_only = true,
             "--wake-cost" => a.wake_cost_only = true,
             "--settle-check" => a.settle_check = true,
             "--decompose" => a.decompose = true,
@@ -586,6 +595,39 @@ impl TracedRunRow {
     }
 }
 
+/// `--consumers`: row 4 per consumer alone. Its baselines are shorter
+/// than a full run's: the untraced CPU per exec is this process's with its
+/// children over untraced runs of 2 spawners (not row 1's interleaved
+/// comparison), the BPF time per exec is from traced runs with a draining
+/// Rust reader.
+fn consumers_only(
+    plan: &Plan,
+    noop: &Noop,
+    rows: &mut Vec<Row>,
+    details: &mut Json,
+    notes: &mut Vec<String>,
+) -> Res<()> {
+    let tag = marker("base");
+    let w = Work { duration: Some(Duration::from_secs_f64(plan.run_secs)), ..work(&noop.path, &tag, 2) };
+    let mut untraced = Vec::new();
+    let mut bpf = Vec::new();
+    for _ in 0..plan.rounds {
+        untraced.push(timed_work(&w)?.cpu_per_exec_ns());
+        let tr = traced_run(&Conf::Defaults.opts(), Api::RustRef, &tag, &w, false)?;
+        bpf.push(tr.bpf_ns as f64 / tr.bpf_execs.max(1) as f64);
+    }
+    let (untraced, bpf) = (median(&untraced), median(&bpf));
+    log(format!("baselines: untraced exec {:.1} µs CPU, BPF {:.2} µs per exec", untraced / 1000.0, bpf / 1000.0));
+    notes.push(format!(
+        "--consumers: an untraced exec's CPU ({:.1} µs) is the CPU of the spawning process and its children per exec over {} untraced runs of {} s with 2 spawners, not row 1's interleaved comparison; BPF time per exec ({:.2} µs) is from as many traced runs.",
+        untraced / 1000.0,
+        plan.rounds,
+        plan.run_secs,
+        bpf / 1000.0
+    ));
+    consumers::rows(plan, noop, bpf, Some(untraced), rows, details, notes)
+}
+
 fn main_bench(
     args: &Args,
     plan: &Plan,
@@ -911,42 +953,11 @@ fn main_bench(
             .with("exact", exact),
     ));
 
-    // ---- 4. reader CPU per event, by API
-    let apis = [Api::RustRef, Api::RustOwned, Api::CAbi];
-    let mut cost: Vec<(Api, Vec<f64>, u64)> = apis.iter().map(|&a| (a, Vec::new(), 0)).collect();
-    let ctag = marker("cost");
-    for round in 0..plan.cost_rounds {
-        for &api in &apis {
-            let w = Work { duration: Some(Duration::from_secs_f64(plan.cost_secs)), ..work(&noop.path, &ctag, 2) };
-            let tr = traced_run(&TracerOpts::default(), api, &ctag, &w, false)?;
-            let per = tr.reader.cpu_ns as f64 / tr.reader.events.max(1) as f64;
-            log(format!(
-                "reader cost round {}/{} {:<28} {:>6.2} µs/event over {} events",
-                round + 1,
-                plan.cost_rounds,
-                api.label(),
-                per / 1000.0,
-                tr.reader.events
-            ));
-            let e = cost.iter_mut().find(|c| c.0 == api).unwrap();
-            e.1.push(per);
-            e.2 += tr.reader.events;
-        }
-    }
+    // ---- 4. CPU per event of each consumer, and the tracer's own CPU per exec with it
+    let bpf: Vec<f64> = runs.iter().filter(|r| r.conf == Conf::Defaults).filter_map(|r| r.bpf_ns_per_exec).collect();
+    let bpf = median(&bpf);
+    consumers::rows(plan, noop, bpf, untraced_cpu, rows, details, notes)?;
     let mut cost_json = Json::obj();
-    for (api, v, events) in &cost {
-        let m = median(v);
-        rows.push(row(
-            "4",
-            "Reader CPU per event (2 spawners, defaults)",
-            api.label(),
-            format!("{:.2} µs (median of {}, {} events)", m / 1000.0, v.len(), thousands(*events)),
-            "≤ 2 µs",
-            Verdict::of(m <= 2000.0),
-            Json::obj().with("ns_per_event_median", m).with("per_round", v.clone()).with("events", *events),
-        ));
-        cost_json.push(api.key(), Json::obj().with("ns_per_event_median", m).with("per_round", v.clone()));
-    }
     for c in [Conf::Defaults, Conf::WakeEach] {
         let of_c = || runs.iter().filter(|r| r.conf == c);
         let v: Vec<f64> = of_c().filter_map(|r| r.reader_cpu_ns_per_event).collect();
@@ -975,10 +986,9 @@ fn main_bench(
 
     // ---- 4b. the tracer's own CPU per exec, from the two direct measurements
     // above: far less noisy than a throughput ratio on a shared VM.
-    let bpf: Vec<f64> = runs.iter().filter(|r| r.conf == Conf::Defaults).filter_map(|r| r.bpf_ns_per_exec).collect();
     let reader: Vec<f64> =
         runs.iter().filter(|r| r.conf == Conf::Defaults).filter_map(|r| r.reader_cpu_ns_per_event).collect();
-    let (bpf, reader) = (median(&bpf), median(&reader));
+    let reader = median(&reader);
     let share = untraced_cpu.filter(|&c| c > 0.0).map(|c| (bpf + reader) / c);
     rows.push(row(
         "4",
@@ -1297,9 +1307,8 @@ fn throughput(
     use interleave::{Arm, Setup};
     let tracer = |c: Conf| Arm { label: c.label().into(), setup: Setup::Tracer(c.opts(), None), settle };
     let nothing = |label: &str| Arm { label: label.into(), setup: Setup::Nothing, settle };
-    // The arm the target applies to.
+    // The arm the former 99% target applied to (the A/A arm is 1).
     const DEFAULTS: usize = 2;
-    const AA: usize = 1;
     let base = || {
         vec![
             nothing(Conf::NoTracer.label()),
@@ -1415,21 +1424,15 @@ fn throughput(
             } else {
                 let r = out.rate_ratio(i);
                 let c = out.cpu_ratio(i);
-                let (target, verdict) = if switch && !is_real && i == DEFAULTS {
-                    // Decisive only if the run resolves half the margin:
-                    // its A/A row within ±0.5% of 100%.
-                    let verdict = if (out.rate_ratio(AA).median - 1.0).abs() > 0.005 {
-                        Verdict::Inconclusive
-                    } else {
-                        Verdict::of(r.median >= 0.99)
-                    };
-                    (
-                        "≥ 99% of no tracer (median of paired ratios; decided when A/A is within ±0.5%)".to_string(),
-                        verdict,
-                    )
+                // A measurement, not a target (issue 19: on this VM the
+                // A/A noise is as large as the effect); the target is the
+                // tracer's own CPU per exec (row 4).
+                let target = if switch && !is_real && i == DEFAULTS {
+                    "was ≥ 99% of no tracer; a measurement since issue 19 (see row 4)".to_string()
                 } else {
-                    (String::new(), Verdict::Info)
+                    String::new()
                 };
+                let verdict = Verdict::Info;
                 (
                     format!(
                         "{} exec/s = {} of no tracer; CPU per exec {}{}{}",
@@ -1489,8 +1492,9 @@ fn throughput(
          and shoots down TLB entries on the reader's CPU. \"Attached and detached instead of loaded\": each tracer is \
          loaded once and read throughout; before each segment the bench attaches the programs of that segment's \
          tracer and detaches the others', then waits {} ms. Without a load in between, segments follow each other \
-         closely and {} blocks fit in a few minutes: the one comparison precise enough for the 99% target (its A/A \
-         interval is about ±1%), and the one the target is checked on. It leaves out what a load \
+         closely and {} blocks fit in a few minutes: the most precise comparison (its A/A interval is about ±1%, \
+         as large as the effect: since issue 19 a measurement, the target being the tracer's own CPU per exec, row 4). \
+         It leaves out what a load \
          costs once, and, since a tracer is open in every segment, what its fds cost a spawning process that hosts it \
          (the rows with spawners in the tracing process show that, within their wider intervals).",
         plan.tput_seg.as_millis(),
@@ -1637,7 +1641,9 @@ fn run() -> Res<()> {
     let mut rows = Vec::new();
     let mut details = Json::obj();
     let mut notes = Vec::new();
-    let untraced_cpu = if args.soak_only.is_none() {
+    let untraced_cpu = if args.consumers_only {
+        None
+    } else if args.soak_only.is_none() {
         Some(throughput(&args, &plan, &noop, &mut rows, &mut details, &mut notes)?)
     } else {
         None
@@ -1653,6 +1659,9 @@ fn run() -> Res<()> {
         details.push("soak", s.json());
     } else if args.throughput_only {
         title = format!("exectrace benchmark ({}, throughput only)", plan.mode);
+    } else if args.consumers_only {
+        title = format!("exectrace benchmark ({}, consumers only)", plan.mode);
+        consumers_only(&plan, &noop, &mut rows, &mut details, &mut notes)?;
     } else {
         title = format!("exectrace benchmark ({})", plan.mode);
         main_bench(&args, &plan, &noop, untraced_cpu, &mut rows, &mut details, &mut notes)?;
@@ -1685,7 +1694,7 @@ fn run() -> Res<()> {
             meta.insert(2, ("commit".into(), rev));
         }
     }
-    if soak_only.is_none() && !args.throughput_only {
+    if soak_only.is_none() && !args.throughput_only && !args.consumers_only {
         notes.push(
             "In-kernel time: kernel.bpf_stats_enabled run_time_ns of all the tracer's programs over the traced full-rate runs, divided by \
              process_exec's run count (every exec on the host, not only ours)."
@@ -1722,6 +1731,8 @@ fn run() -> Res<()> {
         ("soak.md", "soak.json")
     } else if args.quick {
         ("quick.md", "quick.json")
+    } else if args.consumers_only {
+        ("consumers.md", "consumers.json")
     } else {
         ("latest.md", "latest.json")
     };

@@ -18,6 +18,8 @@ pub enum Api {
     RustOwned,
     /// `exectrace_read` into a caller-owned `struct exectrace_event`.
     CAbi,
+    /// `exectrace_read_batch`: every ready event per call, into one buffer.
+    CBatch,
 }
 
 impl Api {
@@ -26,6 +28,7 @@ impl Api {
             Api::RustRef => "Rust read_with (zero-copy)",
             Api::RustOwned => "Rust read (owned Event)",
             Api::CAbi => "C ABI exectrace_read",
+            Api::CBatch => "C ABI exectrace_read_batch",
         }
     }
     pub fn key(self) -> &'static str {
@@ -33,6 +36,7 @@ impl Api {
             Api::RustRef => "rust_read_with",
             Api::RustOwned => "rust_read",
             Api::CAbi => "c_abi",
+            Api::CBatch => "c_batch",
         }
     }
 }
@@ -58,7 +62,7 @@ fn c_last_error() -> String {
 
 impl Handle {
     pub fn new(opts: &TracerOpts, api: Api) -> Res<Handle> {
-        if api != Api::CAbi {
+        if !matches!(api, Api::CAbi | Api::CBatch) {
             return Tracer::new(opts).map(|t| Handle::Rust(Arc::new(t))).map_err(|e| format!("Tracer::new: {e}"));
         }
         // SAFETY: zeroed opts mean defaults; size set.
@@ -193,6 +197,42 @@ impl ReaderOut {
     }
 }
 
+/// The batch buffer of `Api::CBatch` (grown when one event needs more).
+const BATCH_BYTES: usize = 256 << 10;
+
+/// One `exectrace_read_batch` (blocking) into `buf`; `f` gets each record
+/// and its argv block. Err(None) once the tracer is shut down.
+fn read_batch(
+    ch: &CHandle,
+    buf: &mut Vec<u64>,
+    mut f: impl FnMut(&ffi::exectrace_batch_record, &[u8]),
+) -> Result<(), Option<String>> {
+    let mut need = 0usize;
+    // SAFETY: live handle; an 8-byte aligned buffer of len * 8 bytes.
+    let n = unsafe { ffi::exectrace_read_batch(ch.0, buf.as_mut_ptr().cast(), buf.len() * 8, -1, &mut need) };
+    if n == -libc::ENOSPC {
+        buf.resize(need.div_ceil(8), 0);
+        return Ok(());
+    }
+    if n == -libc::ECANCELED {
+        return Err(None);
+    }
+    if n < 0 {
+        return Err(Some(format!("exectrace_read_batch: {n}: {}", c_last_error())));
+    }
+    let base = buf.as_ptr() as *const u8;
+    let mut off = 0usize;
+    for _ in 0..n {
+        // SAFETY: the library wrote n records back to back from the start,
+        // each 8-byte aligned, its strings within its `size`.
+        let rec = unsafe { &*(base.add(off) as *const ffi::exectrace_batch_record) };
+        let argv = unsafe { std::slice::from_raw_parts(base.add(off + rec.argv_off as usize), rec.argv_len as usize) };
+        f(rec, argv);
+        off += rec.size as usize;
+    }
+    Ok(())
+}
+
 fn argv_has(block: &[u8], marker: &[u8]) -> bool {
     block.split(|&b| b == 0).any(|a| a == marker)
 }
@@ -270,6 +310,7 @@ fn read_loop(h: Handle, cfg: ReaderCfg, p: Arc<Progress>) -> ReaderOut {
         ev.size = std::mem::size_of::<ffi::exectrace_event>() as u32;
         cev = Some(ev);
     }
+    let mut batch = vec![0u64; if cfg.api == Api::CBatch { BATCH_BYTES / 8 } else { 0 }];
     let cpu0 = sys::thread_cpu_ns();
     let ru0 = sys::thread_rusage();
     let mut n = 0u64;
@@ -279,6 +320,25 @@ fn read_loop(h: Handle, cfg: ReaderCfg, p: Arc<Progress>) -> ReaderOut {
         }
         if p.slow.load(Ordering::Relaxed) && n.is_multiple_of(8) {
             std::thread::sleep(Duration::from_micros(200));
+        }
+        if let (Handle::C(ch), Api::CBatch) = (&h, cfg.api) {
+            let r = read_batch(ch, &mut batch, |rec, argv| {
+                let m = argv_has(argv, &marker);
+                n += 1;
+                out.record(&cfg, m, rec.seq, rec.timestamp_ns, sys::boottime_ns());
+                p.events.fetch_add(1, Ordering::Relaxed);
+                if m {
+                    p.marked.fetch_add(1, Ordering::Release);
+                }
+            });
+            match r {
+                Ok(()) => continue,
+                Err(None) => break,
+                Err(Some(e)) => {
+                    out.error = Some(e);
+                    break;
+                }
+            }
         }
         let got: Result<(bool, u64, u64, u64), Option<String>> = match (&h, cfg.api) {
             (Handle::Rust(t), Api::RustRef) => match t.read_with(None, |ev| {

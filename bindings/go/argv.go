@@ -20,12 +20,16 @@ func splitArgv(block string, count int) []string {
 	if count <= 0 || block == "" {
 		return []string{}
 	}
-	args := make([]string, 0, count)
-	for len(args) < count && block != "" {
+	return appendArgv(make([]string, 0, count), block, count)
+}
+
+// appendArgv appends the first count NUL-terminated strings of block to
+// args (see splitArgv).
+func appendArgv(args []string, block string, count int) []string {
+	for n := 0; n < count && block != ""; n++ {
 		i := strings.IndexByte(block, 0)
 		if i < 0 {
-			args = append(args, block)
-			break
+			return append(args, block)
 		}
 		args = append(args, block[:i])
 		block = block[i+1:]

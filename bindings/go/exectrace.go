@@ -25,30 +25,30 @@ package exectrace
 #define GO_ET_MSG_LEN 1024
 
 // What a tracer owns on the C side, allocated once in New and freed by
-// Close: the event buffer every read writes, and the message of the last
-// failed call (exectrace_last_error is per thread, and a goroutine may move
-// between threads from one cgo call to the next, so the message is copied
-// in the same call).
-struct go_et_buf {
-	struct exectrace_event ev;
+// Close: the results of a batch read besides the records (which go to a
+// Go-owned buffer), and the message of the last failed call
+// (exectrace_last_error is per thread, and a goroutine may move between
+// threads from one cgo call to the next, so the message is copied in the
+// same call).
+struct go_et_state {
+	uint64_t drops;
+	uint64_t malformed;
+	size_t needed;
 	char msg[GO_ET_MSG_LEN];
 };
 
-static struct go_et_buf *go_et_alloc(void)
+static struct go_et_state *go_et_alloc(void)
 {
-	struct go_et_buf *b = calloc(1, sizeof(*b));
-	if (b)
-		b->ev.size = sizeof(b->ev);
-	return b;
+	return calloc(1, sizeof(struct go_et_state));
 }
 
-static void go_et_msg(struct go_et_buf *b, int rc)
+static void go_et_msg(struct go_et_state *b, int rc)
 {
 	if (exectrace_last_error(b->msg, sizeof(b->msg)) <= 0)
 		snprintf(b->msg, sizeof(b->msg), "%s", exectrace_strerror(rc));
 }
 
-static int go_et_new(const struct exectrace_opts *o, struct exectrace **out, struct go_et_buf *b)
+static int go_et_new(const struct exectrace_opts *o, struct exectrace **out, struct go_et_state *b)
 {
 	int rc = exectrace_new(o, out);
 	if (rc)
@@ -56,12 +56,22 @@ static int go_et_new(const struct exectrace_opts *o, struct exectrace **out, str
 	return rc;
 }
 
-static int go_et_read(struct exectrace *t, struct go_et_buf *b)
+// One cgo call per batch: the records, then the loss counters in the
+// same call.
+static int go_et_read_batch(struct exectrace *t, void *buf, size_t cap, int timeout_ms,
+			    struct go_et_state *b)
 {
-	int rc = exectrace_read(t, &b->ev);
-	if (rc && rc != -ECANCELED)
-		go_et_msg(b, rc);
-	return rc;
+	int n = exectrace_read_batch(t, buf, cap, timeout_ms, &b->needed);
+	if (n > 0) {
+		struct exectrace_stats st = { .size = sizeof(st) };
+		if (exectrace_get_stats(t, &st) == 0) {
+			b->drops = st.drops;
+			b->malformed = st.malformed;
+		}
+	} else if (n != -ECANCELED) {
+		go_et_msg(b, n);
+	}
+	return n;
 }
 
 static int go_et_stats(const struct exectrace *t, uint64_t *drops, uint64_t *malformed)
@@ -86,6 +96,7 @@ static int go_et_pid_ns(uint32_t *out, char *msg, size_t len)
 import "C"
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"log"
@@ -93,6 +104,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"unsafe"
 )
@@ -209,22 +221,39 @@ type tracer struct {
 	// closeMu guards closed; the Close that sets it is the one that frees.
 	closeMu sync.Mutex
 	closed  bool
+	// isClosed is set by Close before it wakes the readers: Read returns
+	// io.EOF from then on, also with events still queued.
+	isClosed atomic.Bool
 
 	// mu is held for reading around every C call on handle, and for
-	// writing by Close while it frees handle and buf (after shutdown woke
-	// the readers), so no call can use a freed handle.
+	// writing by Close while it frees handle and state (after shutdown
+	// woke the readers), so no call can use a freed handle.
 	mu     sync.RWMutex
 	handle *C.struct_exectrace
-	buf    *C.struct_go_et_buf
+	state  *C.struct_go_et_state
+	// poll is a dup of the library's pollable fd (exectrace_fd) in the Go
+	// runtime's poller: Read waits there, not in a blocking cgo call (a
+	// goroutine blocked in C costs a thread hand-off and keeps the
+	// runtime's monitor polling every 20 µs). nil if that is not possible.
+	poll *os.File
 
-	// readMu serialises Read: buf holds one event at a time. The fields
-	// below are only used under it.
-	readMu        sync.Mutex
-	nextSeq       uint64
-	recheckStats  bool
+	// readMu serialises Read. The fields below are only used under it.
+	readMu sync.Mutex
+	// raw waits on poll; nil once waiting there failed (Read blocks in C).
+	raw syscall.RawConn
+	// buf receives the records of a batch (uint64s: 8-byte aligned).
+	buf []uint64
+	// queue holds the decoded events of the last batch from head on.
+	queue         []Event
+	head          int
+	lastComm      string
 	seenDrops     uint64
 	seenMalformed uint64
 }
+
+// batchBufSize is the initial size of a tracer's batch buffer; it grows
+// when one event needs more.
+const batchBufSize = 256 << 10
 
 var _ Tracer = (*tracer)(nil)
 
@@ -247,20 +276,21 @@ func New(opts *TracerOpts) (Tracer, error) {
 	pcs := make([]uintptr, 32)
 	t.createdAt = pcs[:runtime.Callers(2, pcs)]
 
-	t.buf = C.go_et_alloc()
-	if t.buf == nil {
-		return nil, fmt.Errorf("exectrace: allocate event buffer: %w", syscall.ENOMEM)
+	t.state = C.go_et_alloc()
+	if t.state == nil {
+		return nil, fmt.Errorf("exectrace: allocate tracer state: %w", syscall.ENOMEM)
 	}
 	var o C.struct_exectrace_opts
 	o.size = C.uint32_t(unsafe.Sizeof(o))
 	o.pid_ns = C.uint32_t(opts.PidNS)
 	var h *C.struct_exectrace
-	if rc := C.go_et_new(&o, &h, t.buf); rc != 0 {
-		msg := C.GoString(&t.buf.msg[0])
-		C.free(unsafe.Pointer(t.buf))
+	if rc := C.go_et_new(&o, &h, t.state); rc != 0 {
+		msg := C.GoString(&t.state.msg[0])
+		C.free(unsafe.Pointer(t.state))
 		return nil, fmt.Errorf("exectrace: create tracer: %s: %w", msg, syscall.Errno(-rc))
 	}
 	t.handle = h
+	t.poll, t.raw = pollable(int(C.exectrace_fd(h)))
 	runtime.SetFinalizer(t, (*tracer).finalize)
 	return t, nil
 }
@@ -288,6 +318,7 @@ func (t *tracer) Close() error {
 		return fmt.Errorf("exectrace: tracer is already closed: %w", os.ErrClosed)
 	}
 	t.closed = true
+	t.isClosed.Store(true)
 	t.closeMu.Unlock()
 	runtime.SetFinalizer(t, nil)
 
@@ -296,10 +327,14 @@ func (t *tracer) Close() error {
 	C.exectrace_shutdown(t.handle)
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if t.poll != nil {
+		_ = t.poll.Close()
+		t.poll = nil
+	}
 	C.exectrace_close(t.handle)
 	t.handle = nil
-	C.free(unsafe.Pointer(t.buf))
-	t.buf = nil
+	C.free(unsafe.Pointer(t.state))
+	t.state = nil
 	return nil
 }
 
@@ -329,50 +364,109 @@ func (t *tracer) Read() (*Event, error) {
 func (t *tracer) read() (*Event, []string, error) {
 	t.readMu.Lock()
 	defer t.readMu.Unlock()
+	if t.isClosed.Load() {
+		return nil, nil, io.EOF
+	}
+	var logs []string
+	if t.head == len(t.queue) {
+		var err error
+		if logs, err = t.readBatch(); err != nil {
+			return nil, nil, err
+		}
+	}
+	ev := &t.queue[t.head]
+	t.head++
+	return ev, logs, nil
+}
+
+// readBatch blocks until events are ready and queues them, with one cgo
+// call (two when the buffer must grow for an event). It returns warnings
+// for new drops and malformed records.
+func (t *tracer) readBatch() ([]string, error) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	if t.handle == nil {
-		return nil, nil, io.EOF
+		return nil, io.EOF
 	}
-	rc := C.go_et_read(t.handle, t.buf)
-	switch {
-	case rc == -C.ECANCELED:
-		return nil, nil, io.EOF
-	case rc != 0:
-		return nil, nil, fmt.Errorf("exectrace: read: %s: %w", C.GoString(&t.buf.msg[0]), syscall.Errno(-rc))
+	if t.buf == nil {
+		t.buf = make([]uint64, batchBufSize/8)
 	}
-	ev := t.convert(&t.buf.ev)
-	return ev, t.checkLoss(uint64(t.buf.ev.seq)), nil
+	for {
+		n := t.batch()
+		switch {
+		case n > 0:
+			t.queue = t.decode(unsafe.Slice((*byte)(unsafe.Pointer(&t.buf[0])), len(t.buf)*8), int(n))
+			t.head = 0
+			return t.lossLogs(uint64(t.state.drops), uint64(t.state.malformed)), nil
+		case n == -C.ECANCELED:
+			return nil, io.EOF
+		case n == -C.ENOSPC:
+			t.buf = make([]uint64, (uint64(t.state.needed)+7)/8)
+		default:
+			return nil, fmt.Errorf("exectrace: read: %s: %w", C.GoString(&t.state.msg[0]), syscall.Errno(-n))
+		}
+	}
 }
 
-// checkLoss looks at the library's counters when the sequence numbers
-// show a gap (events arrive slightly out of order across CPUs, so a gap
-// alone is not proof of a drop) and returns warnings for new drops.
-func (t *tracer) checkLoss(seq uint64) []string {
-	if seq < t.nextSeq {
-		return nil // a late arrival
+// batch reads the events that are ready into buf, waiting in the Go
+// runtime's poller until there are some. The caller holds readMu and mu.
+func (t *tracer) batch() C.int {
+	call := func(timeout C.int) C.int {
+		return C.go_et_read_batch(t.handle, unsafe.Pointer(&t.buf[0]), C.size_t(len(t.buf)*8), timeout, t.state)
 	}
-	gap := seq > t.nextSeq
-	t.nextSeq = seq + 1
-	if !gap && !t.recheckStats {
-		return nil
+	if t.raw != nil {
+		var n C.int
+		// The fd polls readable when events may be ready or the tracer
+		// was shut down; each look takes what is ready without waiting.
+		err := t.raw.Read(func(uintptr) bool {
+			n = call(0)
+			return n != 0
+		})
+		if err == nil {
+			return n
+		}
+		t.raw = nil
 	}
-	drops, malformed, err := t.stats()
+	return call(-1)
+}
+
+// pollable returns a dup of fd in the runtime's poller and a way to wait
+// on it, or nils.
+func pollable(fd int) (*os.File, syscall.RawConn) {
+	if fd < 0 {
+		return nil, nil
+	}
+	dup, err := syscall.Dup(fd)
 	if err != nil {
-		return nil
+		return nil, nil
 	}
+	syscall.CloseOnExec(dup)
+	// Non-blocking makes os.NewFile register it with the poller (an epoll
+	// fd's flag does not change how the library's epoll_wait waits).
+	if err := syscall.SetNonblock(dup, true); err != nil {
+		syscall.Close(dup)
+		return nil, nil
+	}
+	f := os.NewFile(uintptr(dup), "exectrace")
+	raw, err := f.SyscallConn()
+	if err != nil {
+		f.Close()
+		return nil, nil
+	}
+	return f, raw
+}
+
+// lossLogs returns warnings for the drops and malformed records counted
+// since the last call.
+func (t *tracer) lossLogs(drops, malformed uint64) []string {
 	var logs []string
-	if d := drops; d > t.seenDrops {
-		logs = append(logs, fmt.Sprintf("dropped %d exec events (%d in total): the ring buffer was full, Read is not called often enough", d-t.seenDrops, d))
-		t.seenDrops = d
-		t.recheckStats = false
-	} else {
-		// The drop may not be counted yet: look once more on the next read.
-		t.recheckStats = gap
+	if drops > t.seenDrops {
+		logs = append(logs, fmt.Sprintf("dropped %d exec events (%d in total): the ring buffer was full, Read is not called often enough", drops-t.seenDrops, drops))
+		t.seenDrops = drops
 	}
-	if m := malformed; m > t.seenMalformed {
-		logs = append(logs, fmt.Sprintf("skipped %d malformed event records (%d in total; a libexectrace bug, please report)", m-t.seenMalformed, m))
-		t.seenMalformed = m
+	if malformed > t.seenMalformed {
+		logs = append(logs, fmt.Sprintf("skipped %d malformed event records (%d in total; a libexectrace bug, please report)", malformed-t.seenMalformed, malformed))
+		t.seenMalformed = malformed
 	}
 	return logs
 }
@@ -387,36 +481,70 @@ func (t *tracer) stats() (drops, malformed uint64, err error) {
 	return uint64(d), uint64(m), nil
 }
 
-// convert copies the C event into a new Event.
-func (t *tracer) convert(ev *C.struct_exectrace_event) *Event {
-	flags := uint32(ev.flags)
-	n := int(ev.argv_len)
-	if n > len(ev.argv) {
-		n = len(ev.argv)
+// decode converts the n records at the start of buf (the layout of
+// struct exectrace_batch_record in exectrace.h) into events. A batch
+// takes three allocations: the events, one string holding the records
+// (filenames, interpreters and arguments are substrings of it) and the
+// arguments' backing array, so an event kept keeps its batch's.
+func (t *tracer) decode(buf []byte, n int) []Event {
+	end, nargs := 0, 0
+	for i := 0; i < n; i++ {
+		r := (*C.struct_exectrace_batch_record)(unsafe.Pointer(&buf[end]))
+		nargs += int(r.argv_count)
+		end += int(r.size)
 	}
-	// One copy of the argv block; the arguments are substrings of it.
-	block := C.GoStringN(&ev.argv[0], C.int(n))
-	args := splitArgv(block, int(ev.argv_count))
-	truncated := flags&C.EXECTRACE_EVENT_TRUNCATED != 0
-	if !t.fullArgv {
-		var cut bool
-		args, cut = compatArgv(args, int(ev.argc))
-		truncated = truncated || cut
+	recs := string(buf[:end])
+	argv := make([]string, 0, nargs)
+	evs := make([]Event, n)
+	off := 0
+	for i := range evs {
+		r := (*C.struct_exectrace_batch_record)(unsafe.Pointer(&buf[off]))
+		rec := recs[off : off+int(r.size)]
+		off += int(r.size)
+		flags := uint32(r.flags)
+		from := len(argv)
+		aoff := int(r.argv_off)
+		argv = appendArgv(argv, rec[aoff:aoff+int(r.argv_len)], int(r.argv_count))
+		// Capacity cut at the end: appending to one event's Argv leaves
+		// the next event's alone.
+		args := argv[from:len(argv):len(argv)]
+		truncated := flags&C.EXECTRACE_EVENT_TRUNCATED != 0
+		if !t.fullArgv {
+			var cut bool
+			args, cut = compatArgv(args, int(r.argc))
+			truncated = truncated || cut
+		}
+		foff := int(r.filename_off)
+		e := &evs[i]
+		*e = Event{
+			Filename:  rec[foff : foff+int(r.filename_len)],
+			Argv:      args,
+			Truncated: truncated,
+			PID:       uint32(r.pid),
+			UID:       uint32(r.uid),
+			GID:       uint32(r.gid),
+			Comm:      t.comm(r.comm[:]),
+			TID:       uint32(r.tid),
+			PPID:      uint32(r.ppid),
+			PidNS:     uint32(r.pid_ns),
+		}
+		if flags&C.EXECTRACE_EVENT_HAS_INTERP != 0 {
+			ioff := int(r.interp_off)
+			e.Interpreter = rec[ioff : ioff+int(r.interp_len)]
+		}
 	}
-	e := &Event{
-		Filename:  C.GoString(&ev.filename[0]),
-		Argv:      args,
-		Truncated: truncated,
-		PID:       uint32(ev.pid),
-		UID:       uint32(ev.uid),
-		GID:       uint32(ev.gid),
-		Comm:      C.GoString(&ev.comm[0]),
-		TID:       uint32(ev.tid),
-		PPID:      uint32(ev.ppid),
-		PidNS:     uint32(ev.pid_ns),
+	return evs
+}
+
+// comm returns the NUL-terminated name in c as a string, reusing the last
+// one when it is the same (most events come from a few programs).
+func (t *tracer) comm(c []C.char) string {
+	b := unsafe.Slice((*byte)(unsafe.Pointer(&c[0])), len(c))
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		b = b[:i]
 	}
-	if flags&C.EXECTRACE_EVENT_HAS_INTERP != 0 {
-		e.Interpreter = C.GoString(&ev.interpreter[0])
+	if string(b) != t.lastComm {
+		t.lastComm = string(b)
 	}
-	return e
+	return t.lastComm
 }

@@ -160,7 +160,7 @@ echo "ASAN_OPTIONS=$ASAN_OPTIONS"
 echo "UBSAN_OPTIONS=$UBSAN_OPTIONS"
 
 # ---- the tests -----------------------------------------------------------------
-TEST_SRC=("$HERE"/main.c "$HERE"/harness.c "$HERE"/test_api.c "$HERE"/test_events.c "$HERE"/test_threads.c)
+TEST_SRC=("$HERE"/main.c "$HERE"/harness.c "$HERE"/test_api.c "$HERE"/test_events.c "$HERE"/test_threads.c "$HERE"/test_batch.c)
 WARN="-Wall -Wextra -Werror"
 DEFS="-DEXPECTED_VERSION=\"$VERSION\""
 bpf_skipped=0
@@ -209,7 +209,7 @@ if $CC $WARN -O2 -g $DEFS $CFLAGS_PC -o "$WORK/ctest-static" "${TEST_SRC[@]}" $S
 	fi
 	echo "libs: $STATIC_LIBS"
 	run_tests static "$WORK/ctest-static" api misuse events_argv_exact events_failed events_poll \
-		events_stats threads_shutdown_wakes_read
+		events_stats threads_shutdown_wakes_read batch_events
 else
 	fail "linking the tests statically"
 fi

@@ -46,6 +46,7 @@ EVENT_TRUNCATED = 0x8000_0000
 COMM_LEN = 16
 PATH_LEN = 4096
 ARGV_MAX = 32768
+RECORD_ALIGN = 8
 
 #: C constant name -> value, for the layout test.
 CONSTANTS = {
@@ -65,6 +66,7 @@ CONSTANTS = {
     "EXECTRACE_COMM_LEN": COMM_LEN,
     "EXECTRACE_PATH_LEN": PATH_LEN,
     "EXECTRACE_ARGV_MAX": ARGV_MAX,
+    "EXECTRACE_RECORD_ALIGN": RECORD_ALIGN,
 }
 
 # --- structures -------------------------------------------------------------
@@ -86,28 +88,40 @@ class exectrace_opts(Structure):
     ]
 
 
+#: The run of fields that struct exectrace_event and struct
+#: exectrace_batch_record share, in this order.
+_PROCESS_FIELDS = [
+    ("seq", c_uint64),
+    ("timestamp_ns", c_uint64),
+    ("cgroup_id", c_uint64),
+    ("pid", c_uint32),
+    ("tid", c_uint32),
+    ("ppid", c_uint32),
+    ("uid", c_uint32),
+    ("gid", c_uint32),
+    ("euid", c_uint32),
+    ("egid", c_uint32),
+    ("pid_ns", c_uint32),
+]
+
+#: The argv counts, which come later in both, in this order.
+_ARGV_FIELDS = [
+    ("argc", c_uint32),
+    ("argv_size", c_uint32),
+    ("argv_count", c_uint32),
+    ("argv_len", c_uint32),
+]
+
+
 class exectrace_event(Structure):
     """struct exectrace_event (about 40 KiB: allocate once, reuse)."""
 
     _fields_ = [
         ("size", c_uint32),
         ("flags", c_uint32),
-        ("seq", c_uint64),
-        ("timestamp_ns", c_uint64),
-        ("cgroup_id", c_uint64),
-        ("pid", c_uint32),
-        ("tid", c_uint32),
-        ("ppid", c_uint32),
-        ("uid", c_uint32),
-        ("gid", c_uint32),
-        ("euid", c_uint32),
-        ("egid", c_uint32),
-        ("pid_ns", c_uint32),
+        *_PROCESS_FIELDS,
         ("result", c_int32),
-        ("argc", c_uint32),
-        ("argv_size", c_uint32),
-        ("argv_count", c_uint32),
-        ("argv_len", c_uint32),
+        *_ARGV_FIELDS,
         ("reserved", c_uint32),
         ("comm", c_char * COMM_LEN),
         ("filename", c_char * PATH_LEN),
@@ -128,6 +142,27 @@ class exectrace_stats(Structure):
     ]
 
 
+class exectrace_batch_record(Structure):
+    """struct exectrace_batch_record: the fixed header of one record that
+    exectrace_read_batch writes (its strings follow, at the offsets)."""
+
+    _fields_ = [
+        ("size", c_uint32),
+        ("hdr_size", c_uint32),
+        ("flags", c_uint32),
+        ("result", c_int32),
+        *_PROCESS_FIELDS,
+        *_ARGV_FIELDS,
+        ("filename_off", c_uint32),
+        ("filename_len", c_uint32),
+        ("interp_off", c_uint32),
+        ("interp_len", c_uint32),
+        ("argv_off", c_uint32),
+        ("reserved", c_uint32),
+        ("comm", c_char * COMM_LEN),
+    ]
+
+
 #: The opaque `exectrace *` handle.
 Handle = c_void_p
 
@@ -136,6 +171,7 @@ STRUCTS = {
     "exectrace_opts": exectrace_opts,
     "exectrace_event": exectrace_event,
     "exectrace_stats": exectrace_stats,
+    "exectrace_batch_record": exectrace_batch_record,
 }
 
 #: Every function of exectrace.h: name -> (restype, argtypes).
@@ -143,6 +179,7 @@ PROTOTYPES = {
     "exectrace_new": (c_int, [POINTER(exectrace_opts), POINTER(Handle)]),
     "exectrace_read": (c_int, [Handle, POINTER(exectrace_event)]),
     "exectrace_read_timeout": (c_int, [Handle, POINTER(exectrace_event), c_int]),
+    "exectrace_read_batch": (c_int, [Handle, c_void_p, c_size_t, c_int, POINTER(c_size_t)]),
     "exectrace_fd": (c_int, [Handle]),
     "exectrace_prog_fd": (c_int, [Handle]),
     "exectrace_get_stats": (c_int, [Handle, POINTER(exectrace_stats)]),

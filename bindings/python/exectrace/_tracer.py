@@ -8,20 +8,24 @@ import math
 import os
 import threading
 import time
-from typing import Dict, Iterator, Optional, Union
+from collections import deque
+from typing import Deque, Dict, Iterator, Optional, Union
 
 from . import _ffi
 from ._errors import TracerClosed, error_from
-from ._event import Event, Stats, event_from_c
+from ._event import Event, Stats, events_from_batch
 
 PathLike = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 
 _U32_MAX = 0xFFFF_FFFF
 _INT_MAX = 0x7FFF_FFFF
-# A blocking read on the main thread waits in slices this long, so that
-# Ctrl-C (KeyboardInterrupt) and other signal handlers run promptly: Python
-# runs them only between bytecodes, never inside a foreign call.
+# A blocking read on the main thread waits in slices this long while no
+# event comes, so that Ctrl-C (KeyboardInterrupt) and other signal handlers
+# run promptly: Python runs them only between bytecodes, never inside a
+# foreign call. (Events end a wait at once: not a cost per event.)
 _MAIN_THREAD_SLICE_MS = 200
+# The batch buffer's first size; it grows when one event needs more.
+_BATCH_BUF_SIZE = 256 << 10
 
 
 def _u32(name: str, value: int) -> int:
@@ -89,8 +93,10 @@ class Tracer:
     - :meth:`fileno` in ``selectors``/``asyncio``: when it polls readable,
       call ``read(timeout=0)`` until it returns ``None``.
 
-    A tracer may be shared between threads: reads are served one at a
-    time (one event buffer, allocated once per tracer, is reused), and
+    Events are read from the library in batches (one call takes every
+    event that is ready, into one buffer per tracer) and handed out one by
+    one. A tracer may be shared between threads: each event goes to one
+    reader, and
     :meth:`close` from any thread wakes a blocked :meth:`read`, which
     raises :class:`TracerClosed`. Do not use a tracer in a child after
     ``os.fork()``: create a new one there.
@@ -114,7 +120,10 @@ class Tracer:
         self._cond = threading.Condition(threading.Lock())
         self._calls = 0  # calls into the library on this handle, in flight
         self._callers: Dict[int, int] = {}  # thread ident -> calls in flight
-        self._read_lock = threading.Lock()  # guards self._ev
+        self._read_lock = threading.Lock()  # serialises batch reads into self._buf
+        # Decoded events not yet returned. Filled under _read_lock, taken
+        # without it (deque.popleft is atomic).
+        self._queue: Deque[Event] = deque()
 
         opts = _ffi.exectrace_opts()
         opts.size = ctypes.sizeof(opts)
@@ -154,9 +163,8 @@ class Tracer:
         rc = lib.exectrace_new(ctypes.byref(opts), ctypes.byref(handle))
         if rc < 0:
             raise error_from(rc, "cannot start tracing")
-        # The one event buffer of this tracer (~40 KiB).
-        self._ev = _ffi.exectrace_event()
-        self._ev.size = ctypes.sizeof(self._ev)
+        self._buf = (ctypes.c_uint64 * (_BATCH_BUF_SIZE // 8))()  # 8-byte aligned
+        self._batches = 0  # batch reads that returned events
         self._handle = handle
         self._closed = False
 
@@ -208,6 +216,16 @@ class Tracer:
                 raise TypeError("timeout must be a number of seconds or None")
             if not timeout >= 0:
                 raise ValueError(f"timeout must be >= 0 seconds, not {timeout}")
+        if self._closed:
+            raise TracerClosed()
+        try:
+            return self._queue.popleft()
+        except IndexError:
+            return self._read_batch(timeout)
+
+    def _read_batch(self, timeout: Optional[float]) -> Optional[Event]:
+        """Wait for a batch of events, queue them, return the first."""
+        if timeout is not None:
             deadline: Optional[float] = time.monotonic() + timeout
             if not self._read_lock.acquire(timeout=min(timeout, threading.TIMEOUT_MAX)):
                 if self._closed:
@@ -217,47 +235,63 @@ class Tracer:
             deadline = None
             self._read_lock.acquire()
         try:
+            # Another reader may have queued a batch meanwhile.
+            if self._queue:
+                return self._queue.popleft()
             handle = self._enter()
             try:
-                rc = self._read_into(handle, timeout, deadline)
-                if rc == 0:
-                    pass
-                elif rc in (-_errno.ETIMEDOUT, -_errno.EAGAIN):
+                n = self._read_into(handle, timeout, deadline)
+                if n == 0:
                     return None
-                elif rc == -_errno.ECANCELED:
+                if n == -_errno.ECANCELED:
                     raise TracerClosed()
-                else:
-                    raise error_from(rc, "read")
+                if n < 0:
+                    raise error_from(n, "read")
             finally:
                 self._exit()
-            return event_from_c(self._ev)
+            self._batches += 1
+            events = events_from_batch(memoryview(self._buf).cast("B"), n)
+            self._queue.extend(events[1:])
+            return events[0]
         finally:
             self._read_lock.release()
 
     def _read_into(
         self, handle: ctypes.c_void_p, timeout: Optional[float], deadline: Optional[float]
     ) -> int:
-        lib = _ffi.lib()
-        ev = ctypes.byref(self._ev)
-        main = threading.current_thread() is threading.main_thread()
+        """One batch read into self._buf: the count, 0 when the time ran
+        out, or -errno."""
         if timeout == 0:
-            return int(lib.exectrace_read_timeout(handle, ev, 0))
+            return self._read_batch_once(handle, 0)
+        main = threading.current_thread() is threading.main_thread()
         if deadline is None and not main:
-            return int(lib.exectrace_read(handle, ev))
+            return self._read_batch_once(handle, -1)
         while True:
             if deadline is None:
                 ms = _MAIN_THREAD_SLICE_MS
             else:
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    return -_errno.ETIMEDOUT
+                    return 0
                 ms = min(math.ceil(left * 1000), _INT_MAX)
                 if main:
                     ms = min(ms, _MAIN_THREAD_SLICE_MS)
-            rc = int(lib.exectrace_read_timeout(handle, ev, ms))
-            if rc != -_errno.ETIMEDOUT:
+            rc = self._read_batch_once(handle, ms)
+            if rc != 0:
                 return rc
-            # A slice ran out: let signal handlers run, then wait again.
+            # The time or a slice ran out: let signal handlers run, then
+            # wait again (the check above ends a timed read).
+
+    def _read_batch_once(self, handle: ctypes.c_void_p, ms: int) -> int:
+        lib = _ffi.lib()
+        needed = ctypes.c_size_t()
+        while True:
+            buf = self._buf
+            rc = int(lib.exectrace_read_batch(handle, buf, ctypes.sizeof(buf), ms, ctypes.byref(needed)))
+            if rc != -_errno.ENOSPC:
+                return rc
+            # One event needs a bigger buffer; it waits in the ring for it.
+            self._buf = (ctypes.c_uint64 * ((needed.value + 7) // 8))()
 
     def __iter__(self) -> Iterator[Event]:
         """Events as they come; the loop ends when the tracer is closed."""

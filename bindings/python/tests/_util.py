@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import platform
 import subprocess
 import time
 import uuid
@@ -68,3 +69,33 @@ def drain_for(t: exectrace.Tracer, seconds: float) -> List[exectrace.Event]:
         ev = t.read(timeout=left)
         if ev is not None:
             out.append(ev)
+
+
+# epoll_wait and epoll_pwait syscall numbers, where a blocked read sleeps.
+_EPOLL_SYSCALLS = {"x86_64": {232, 281}, "aarch64": {22}}.get(platform.machine(), set())
+
+
+def wait_blocked(native_id: int, in_epoll: bool = False, timeout: float = 10.0) -> None:
+    """Wait until thread `native_id` of this process sleeps in a system call
+    (in epoll_wait when `in_epoll`: inside the library's blocking read, not
+    on a lock in front of it); AssertionError after `timeout` seconds."""
+    task = f"/proc/self/task/{native_id}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with open(f"{task}/syscall") as f:
+                nr = f.read().split(" ", 1)[0]
+            with open(f"{task}/stat") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            nr, state = "", ""
+        if nr.isdigit() and state == "S":
+            if not in_epoll or not _EPOLL_SYSCALLS or int(nr) in _EPOLL_SYSCALLS:
+                return
+        time.sleep(0.001)
+    raise AssertionError(f"thread {native_id} was not blocked within {timeout}s")
+
+
+def spawn_as_idle(args: Sequence[bytes]) -> int:
+    """Run a process as IDLE_UID (see a tracer filtered on it)."""
+    return spawn(args, user=IDLE_UID, group=IDLE_UID, extra_groups=[])

@@ -15,7 +15,7 @@ import time
 import pytest
 
 import exectrace
-from _util import IDLE_UID, TRUE, marker, spawn, wait_for
+from _util import IDLE_UID, TRUE, marker, spawn, spawn_as_idle, wait_blocked, wait_for
 
 
 def test_read_timeout_returns_none(tracer) -> None:
@@ -56,10 +56,8 @@ def _assert_closed_error(e: BaseException) -> None:
 def test_close_from_another_thread_wakes_blocked_read(tracer) -> None:
     t = tracer(uid=IDLE_UID)
     result: list = []
-    entered = threading.Event()
 
     def reader() -> None:
-        entered.set()
         try:
             result.append(t.read())  # blocks: no event will come
         except BaseException as e:  # noqa: BLE001
@@ -67,8 +65,7 @@ def test_close_from_another_thread_wakes_blocked_read(tracer) -> None:
 
     th = threading.Thread(target=reader)
     th.start()
-    entered.wait()
-    time.sleep(0.3)
+    wait_blocked(th.native_id, in_epoll=True)
     assert th.is_alive(), f"read returned early: {result}"
     start = time.monotonic()
     t.close()
@@ -79,16 +76,27 @@ def test_close_from_another_thread_wakes_blocked_read(tracer) -> None:
     _assert_closed_error(result[0])
 
 
+def _when_blocked(native_id: int, action) -> threading.Thread:
+    """A thread that runs `action` once thread `native_id` is blocked in the
+    library's read."""
+
+    def run() -> None:
+        wait_blocked(native_id, in_epoll=True)
+        action()
+
+    th = threading.Thread(target=run)
+    th.start()
+    return th
+
+
 def test_close_from_another_thread_wakes_main_thread_read(tracer) -> None:
     t = tracer(uid=IDLE_UID)
-    timer = threading.Timer(0.3, t.close)
-    timer.start()
-    start = time.monotonic()
+    closer = _when_blocked(threading.get_native_id(), t.close)
     with pytest.raises(exectrace.TracerClosed) as info:
         t.read()
-    timer.join()
+    closer.join(10)
+    assert not closer.is_alive()
     _assert_closed_error(info.value)
-    assert 0.25 < time.monotonic() - start < 5
 
 
 def test_close_ends_iteration_in_another_thread(tracer) -> None:
@@ -102,7 +110,8 @@ def test_close_ends_iteration_in_another_thread(tracer) -> None:
 
     th = threading.Thread(target=loop)
     th.start()
-    time.sleep(0.2)
+    wait_blocked(th.native_id, in_epoll=True)
+    assert not done.is_set()
     t.close()
     th.join(5)
     assert done.is_set()
@@ -139,7 +148,10 @@ def test_many_threads_reading_while_closing(tracer) -> None:
     threads = [threading.Thread(target=reader, args=(tmo,)) for tmo in (None, None, 0.01, 0, 0.05)]
     for th in threads:
         th.start()
-    time.sleep(0.3)
+    # Both blocking readers inside: one in the library, one on the lock
+    # in front of it (the others poll).
+    for th in threads[:2]:
+        wait_blocked(th.native_id)
     closers = [threading.Thread(target=t.close) for _ in range(3)]
     for c in closers:
         c.start()
@@ -256,29 +268,34 @@ class _Interrupted(Exception):
 
 
 @pytest.fixture
-def alarm():
-    """Arm SIGALRM after `delay` seconds with `handler` (main thread only)."""
+def signal_when_blocked():
+    """Send SIGALRM, handled by `handler`, to the main thread once it is
+    blocked in the library's read (main thread only)."""
     if threading.current_thread() is not threading.main_thread():
         pytest.skip("signals are handled on the main thread only")
     old = signal.getsignal(signal.SIGALRM)
+    senders: list = []
+    main = threading.main_thread().ident
 
-    def arm(delay: float, handler) -> None:
+    def arm(handler) -> None:
         signal.signal(signal.SIGALRM, handler)
-        signal.setitimer(signal.ITIMER_REAL, delay)
+        send = lambda: signal.pthread_kill(main, signal.SIGALRM)  # noqa: E731
+        senders.append(_when_blocked(threading.get_native_id(), send))
 
     yield arm
-    signal.setitimer(signal.ITIMER_REAL, 0)
+    for th in senders:
+        th.join(10)
     signal.signal(signal.SIGALRM, old)
 
 
-def test_signal_interrupts_blocking_read_on_main_thread(tracer, alarm) -> None:
+def test_signal_interrupts_blocking_read_on_main_thread(tracer, signal_when_blocked) -> None:
     """Like Ctrl-C: a Python signal handler runs during a blocking read."""
     t = tracer(uid=IDLE_UID)
 
     def handler(signum, frame):
         raise _Interrupted()
 
-    alarm(0.3, handler)
+    signal_when_blocked(handler)
     start = time.monotonic()
     with pytest.raises(_Interrupted):
         t.read()
@@ -287,13 +304,13 @@ def test_signal_interrupts_blocking_read_on_main_thread(tracer, alarm) -> None:
     assert t._calls == 0
     assert t.read(timeout=0) is None
     mark = marker("after-signal")
-    spawn([TRUE, mark], user=IDLE_UID, group=IDLE_UID, extra_groups=[])
+    spawn_as_idle([TRUE, mark])
     assert wait_for(t, mark).uid == IDLE_UID
 
 
-def test_close_from_signal_handler_during_read(tracer, alarm) -> None:
+def test_close_from_signal_handler_during_read(tracer, signal_when_blocked) -> None:
     t = tracer(uid=IDLE_UID)
-    alarm(0.3, lambda signum, frame: t.close())
+    signal_when_blocked(lambda signum, frame: t.close())
     with pytest.raises(exectrace.TracerClosed):
         t.read()
     assert t.closed and t._handle is None
