@@ -22,7 +22,7 @@ use exectrace::TracerOpts;
 
 use crate::reader::{Api, Progress, Reader, ReaderCfg};
 use crate::spawner_process::SpawnerProcess;
-use crate::sys::{self, LinkSwitch, Res};
+use crate::sys::{self, Res};
 use crate::waker::{Tick, Waker};
 
 /// What an arm runs next to the spawners.
@@ -223,7 +223,7 @@ pub enum Method {
     Reload,
     /// Loaded once, its reader running throughout; its programs are
     /// attached `SWITCH_GAP` before the segment and detached after it
-    /// (`sys::LinkSwitch`). No load between segments, so they follow each
+    /// (`Handle::set_attached`). No load between segments, so they follow each
     /// other closely and many more fit in a run; an open tracer's fds and
     /// memory are in every segment, so this suits spawners in another
     /// process, which do not see them.
@@ -315,7 +315,7 @@ enum Switched {
     Nothing,
     /// Loaded and read throughout; attached (and its waker on) for its
     /// segments.
-    Tracer(Reader, LinkSwitch, Option<Waker>),
+    Tracer(Reader, Option<Waker>),
     Waker(Waker),
 }
 
@@ -323,11 +323,11 @@ impl Switched {
     fn set(&mut self, on: bool) -> Res<()> {
         match self {
             Switched::Nothing => Ok(()),
-            Switched::Tracer(_, switch, waker) => {
+            Switched::Tracer(r, waker) => {
                 if let Some(w) = waker {
                     w.set(on);
                 }
-                switch.set(on)
+                r.handle.set_attached(on)
             }
             Switched::Waker(w) => {
                 w.set(on);
@@ -346,7 +346,7 @@ impl Switched {
     fn finish(self) -> Res<()> {
         match self {
             Switched::Nothing => Ok(()),
-            Switched::Tracer(r, _, waker) => {
+            Switched::Tracer(r, waker) => {
                 if let Some(w) = waker {
                     w.finish()?;
                 }
@@ -369,9 +369,9 @@ fn switched_setups(arms: &[Arm]) -> Res<Vec<Switched>> {
             Setup::Nothing => Switched::Nothing,
             Setup::Tracer(o, waker) => {
                 let reader = Reader::start(o, reader_cfg(), Arc::new(Progress::default()))?;
-                let switch = LinkSwitch::take_over(reader.handle.prog_fd())?;
+                reader.handle.set_attached(false)?;
                 let waker = waker.map(|p| Waker::start(p, Tick::On)).transpose()?;
-                Switched::Tracer(reader, switch, waker)
+                Switched::Tracer(reader, waker)
             }
             Setup::Waker(period, tick) => Switched::Waker(Waker::start(*period, *tick)?),
         });

@@ -96,6 +96,15 @@ impl Handle {
         }
     }
 
+    /// Take the programs off their hooks (`false`) or put them back, with
+    /// no load in between (the library's hidden `Tracer::set_attached`).
+    pub fn set_attached(&self, on: bool) -> Res<()> {
+        match self {
+            Handle::Rust(t) => t.set_attached(on).map_err(|e| format!("set_attached({on}): {e}")),
+            Handle::C(_) => Err("switching needs a Rust handle".into()),
+        }
+    }
+
     /// Drops counted by the kernel so far.
     pub fn drops(&self) -> u64 {
         match self {
