@@ -284,6 +284,79 @@ static __always_inline void fill_task(struct exectrace_record *r, struct task_st
 	}
 	r->err = 0;
 	r->flags = 0;
+	r->env_size = 0;
+	r->env_len = 0;
+	r->exe_path_len = 0;
+	r->cwd_len = 0;
+}
+
+/*
+ * The audit identity and the controlling terminal: loginuid and sessionid
+ * exist only with CONFIG_AUDIT (flagged unknown without it), the tty only
+ * for a process that has one (empty name otherwise). The tty's name is the
+ * kernel's ("pts3"); user space presents it as a /dev path ("pts/3").
+ */
+static __always_inline void fill_identity(struct exectrace_record *r, struct task_struct *task, bool btf)
+{
+	struct tty_struct *tty;
+
+	if (bpf_core_field_exists(task->loginuid) && bpf_core_field_exists(task->sessionid)) {
+		r->loginuid = TASK_READ(btf, task, loginuid.val);
+		r->sessionid = TASK_READ(btf, task, sessionid);
+	} else {
+		r->loginuid = (__u32)-1;
+		r->sessionid = (__u32)-1;
+		r->flags |= EXECTRACE_REC_AUDIT_UNKNOWN;
+	}
+	__builtin_memset(r->tty, 0, sizeof(r->tty));
+	tty = TASK_READ2(btf, task, signal, tty);
+	if (tty && bpf_probe_read_kernel_str(r->tty, sizeof(r->tty), tty->name) >= (long)sizeof(r->tty))
+		r->flags |= EXECTRACE_REC_TTY_TRUNCATED;
+}
+
+#define TMPFS_MAGIC 0x01021994
+#define HUGETLBFS_MAGIC 0x958458f6
+
+/*
+ * The file that runs: its inode and device, and whether it is a memfd.
+ * A memfd is a shmem or hugetlbfs file made by memfd_create(): no link
+ * (nlink 0), a dentry of its own that is in no directory (its parent is
+ * itself), named "memfd:NAME". A deleted tmpfs file has nlink 0 too but
+ * still has its directory as parent; an O_TMPFILE one is named "#INO";
+ * SysV shm and shared anonymous maps are not memfd_create's names.
+ * Only a shmem or hugetlbfs file pays for more than the magic's load.
+ * Called before fill_identity.
+ */
+static __always_inline void fill_exe(struct exectrace_record *r, struct linux_binprm *bprm)
+{
+	struct file *file = bprm->file;
+	struct inode *inode;
+	struct super_block *sb;
+	unsigned long magic;
+
+	r->exe_ino = 0;
+	r->exe_dev = 0;
+	if (!file)
+		return;
+	inode = file->f_inode;
+	sb = inode->i_sb;
+	r->exe_ino = inode->i_ino;
+	r->exe_dev = sb->s_dev;
+	magic = sb->s_magic;
+	if (magic != TMPFS_MAGIC && magic != HUGETLBFS_MAGIC)
+		return;
+	if (inode->__i_nlink != 0)
+		return;
+	struct dentry *d = file->f_path.dentry;
+	/* The name's start goes where tty goes next (fill_identity): no stack to spare. */
+	char *p = r->tty;
+
+	if (d->d_parent != d)
+		return;
+	if (bpf_probe_read_kernel(p, 6, d->d_name.name))
+		return;
+	if (p[0] == 'm' && p[1] == 'e' && p[2] == 'm' && p[3] == 'f' && p[4] == 'd' && p[5] == ':')
+		r->flags |= EXECTRACE_REC_EXE_MEMFD;
 }
 
 /*
@@ -406,7 +479,7 @@ int BPF_PROG(task_rename_fallback, struct task_struct *task, const char *comm)
  * fill before the copy into the ring. Longer ones, and scripts, take a slot.
  */
 #define STACK_FILENAME_CAP 96
-#define STACK_ARGV_CAP 192
+#define STACK_ARGV_CAP 176
 
 struct stack_record {
 	struct exectrace_record rec;
@@ -448,6 +521,8 @@ int BPF_PROG(process_exec, struct task_struct *task, pid_t old_pid, struct linux
 		return 0;
 	fill_task(r, task, true);
 	r->tid = tid;
+	fill_exe(r, bprm);
+	fill_identity(r, task, true);
 	if (!recall_comm(tid, (__u64)task->mm, r->comm)) {
 		bpf_get_current_comm(r->comm, sizeof(r->comm));
 		r->flags |= EXECTRACE_REC_COMM_AFTER_EXEC;
@@ -542,6 +617,9 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	r->err = ret;
 	r->flags = EXECTRACE_REC_FAILED;
 	bpf_get_current_comm(r->comm, sizeof(r->comm));
+	fill_identity(r, task, false);
+	r->exe_ino = 0;
+	r->exe_dev = 0;
 	if (nr == NR_execve) {
 		filename = (const char *)BPF_CORE_READ(regs, di);
 		argv = (const char *const *)BPF_CORE_READ(regs, si);

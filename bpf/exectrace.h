@@ -18,6 +18,14 @@ enum exectrace_limits {
 	EXECTRACE_FAILED_MAX_ARGS = 256,
 	/* each in chunks of at most this. */
 	EXECTRACE_FAILED_ARG_CHUNK = 4096,
+	/* Largest environment capture budget a tracer may ask for. */
+	EXECTRACE_ENV_CAP_MAX = 1 << 21,
+	/*
+	 * Bytes kept of the kernel's tty name (struct tty_struct's name[64]),
+	 * NUL included: a driver's name and a number ("pts3", "ttyUSB0"), far
+	 * shorter in practice; a longer one is flagged EXECTRACE_REC_TTY_TRUNCATED.
+	 */
+	EXECTRACE_TTY_CAP = 32,
 };
 
 enum exectrace_record_flags {
@@ -35,6 +43,12 @@ enum exectrace_record_flags {
 	EXECTRACE_REC_COMM_AFTER_EXEC = 1 << 6,
 	/* failed exec only: argc and argv_size are lower bounds */
 	EXECTRACE_REC_ARGC_LOWER_BOUND = 1 << 7,
+	/* the kernel has no audit (CONFIG_AUDIT): loginuid and sessionid are unknown */
+	EXECTRACE_REC_AUDIT_UNKNOWN = 1 << 8,
+	/* the program runs from a memfd (memfd_create: fileless execution) */
+	EXECTRACE_REC_EXE_MEMFD = 1 << 9,
+	/* the tty's name is longer than EXECTRACE_TTY_CAP - 1 bytes: tty holds its start */
+	EXECTRACE_REC_TTY_TRUNCATED = 1 << 10,
 };
 
 struct exectrace_record {
@@ -57,7 +71,26 @@ struct exectrace_record {
 	__u16 filename_len; /* bytes, no NUL */
 	__u16 interp_len;   /* bytes, no NUL; 0 without EXECTRACE_REC_HAS_INTERP */
 	char comm[16];      /* name of the process before exec, NUL-padded */
-	/* then filename_len + interp_len + argv_len bytes: filename, interp, argv */
+	/*
+	 * The file that runs (bprm->file, what /proc/PID/exe names: for a
+	 * script, its interpreter): inode number and the kernel's dev_t of its
+	 * file system (MAJOR << 20 | MINOR; user space encodes it as stat's
+	 * st_dev). Both 0 for a failed exec.
+	 */
+	__u64 exe_ino;
+	__u32 exe_dev;
+	__u32 loginuid;     /* audit login uid; 4294967295 when unset */
+	__u32 sessionid;    /* audit session id; 4294967295 when unset */
+	__u32 env_size;     /* true environment byte count, NULs included; 0 unless asked */
+	__u32 env_len;      /* environment bytes captured */
+	__u16 exe_path_len; /* bytes of exe_path (see below); 0 unless asked */
+	__u16 cwd_len;      /* bytes of cwd */
+	/* controlling terminal, the kernel's name ("pts3", "tty1"), NUL-padded; empty when none */
+	char tty[EXECTRACE_TTY_CAP];
+	/*
+	 * then exe_path_len + cwd_len + filename_len + interp_len + argv_len +
+	 * env_len bytes: exe_path, cwd, filename, interp, argv, env.
+	 */
 };
 
 #endif

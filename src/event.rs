@@ -4,6 +4,7 @@
 //! from the skeleton's BTF-generated types. A record is untrusted input as far
 //! as this decoder is concerned: every length is checked against the bytes
 //! actually received.
+use std::borrow::Cow;
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 
@@ -56,6 +57,26 @@ pub struct Event {
     pub result: i32,
     /// Raw record flags (`EXECTRACE_REC_*` of bpf/exectrace.h).
     pub flags: u32,
+    /// Audit login uid (who logged in, `/proc/PID/loginuid`): 4294967295
+    /// when unset. `None` when the kernel has no audit support
+    /// (`CONFIG_AUDIT`; flag [`flags::AUDIT_UNKNOWN`]).
+    pub loginuid: Option<u32>,
+    /// Audit session id (`/proc/PID/sessionid`): 4294967295 when unset.
+    /// `None` as for `loginuid`.
+    pub sessionid: Option<u32>,
+    /// Controlling terminal, named as under /dev (`pts/3`, `tty1`,
+    /// `ttyS0`); empty when the process has none. The kernel calls a
+    /// pseudo-terminal `pts3`: see [`EventRef::tty`].
+    pub tty: OsString,
+    /// Inode number of the file that runs, as `stat(2)`'s `st_ino`. The
+    /// file that runs is what `/proc/PID/exe` names: for a script, its
+    /// interpreter. 0 for a failed exec.
+    pub exe_inode: u64,
+    /// Device of the file that runs, as `stat(2)`'s `st_dev` (glibc's
+    /// `makedev(major, minor)`). 0 for a failed exec.
+    pub exe_dev: u64,
+    /// The program runs from a memfd (`memfd_create`: fileless execution).
+    pub exe_memfd: bool,
 }
 
 impl Event {
@@ -73,9 +94,12 @@ pub struct DecodeError(pub &'static str);
 #[derive(Debug, Clone, Copy)]
 pub struct EventRef<'a> {
     hdr: RawRecord,
+    exe_path: &'a [u8],
+    cwd: &'a [u8],
     filename: &'a [u8],
     interpreter: Option<&'a [u8]>,
     argv: &'a [u8],
+    env: &'a [u8],
 }
 
 /// Flags that make an event "truncated".
@@ -95,25 +119,37 @@ impl<'a> EventRef<'a> {
         // copes with any alignment.
         let hdr: RawRecord = unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast()) };
         let body = &bytes[HEADER_LEN..];
-        let fname_len = hdr.filename_len as usize;
-        let interp_len = hdr.interp_len as usize;
-        let argv_len = hdr.argv_len as usize;
-        if fname_len + interp_len + argv_len != body.len() {
+        let lens = [
+            hdr.exe_path_len as usize,
+            hdr.cwd_len as usize,
+            hdr.filename_len as usize,
+            hdr.interp_len as usize,
+            hdr.argv_len as usize,
+            hdr.env_len as usize,
+        ];
+        if lens.iter().sum::<usize>() != body.len() {
             return Err(DecodeError("record lengths do not add up to its size"));
         }
         let has_interp = hdr.flags & RecFlag::EXECTRACE_REC_HAS_INTERP.0 != 0;
-        if !has_interp && interp_len != 0 {
+        if !has_interp && hdr.interp_len != 0 {
             return Err(DecodeError(
                 "interpreter bytes without the interpreter flag",
             ));
         }
-        let (filename, rest) = body.split_at(fname_len);
-        let (interp, argv) = rest.split_at(interp_len);
+        let mut rest = body;
+        let [exe_path, cwd, filename, interp, argv, env] = lens.map(|n| {
+            let (part, tail) = rest.split_at(n);
+            rest = tail;
+            part
+        });
         Ok(EventRef {
             hdr,
+            exe_path,
+            cwd,
             filename,
             interpreter: has_interp.then_some(interp),
             argv,
+            env,
         })
     }
 
@@ -177,6 +213,46 @@ impl<'a> EventRef<'a> {
     pub fn argv_size(&self) -> u32 {
         self.hdr.argv_size
     }
+    /// See [`Event::loginuid`].
+    pub fn loginuid(&self) -> Option<u32> {
+        self.audit_known().then_some(self.hdr.loginuid)
+    }
+    /// See [`Event::sessionid`].
+    pub fn sessionid(&self) -> Option<u32> {
+        self.audit_known().then_some(self.hdr.sessionid)
+    }
+    fn audit_known(&self) -> bool {
+        self.hdr.flags & RecFlag::EXECTRACE_REC_AUDIT_UNKNOWN.0 == 0
+    }
+    /// The controlling terminal as the kernel names it (`pts3`), without
+    /// NUL padding; empty when none.
+    pub fn tty_kernel_name(&self) -> &[u8] {
+        // SAFETY: [i8; N] and [u8; N] have the same layout.
+        let raw: &[u8] = unsafe { &*(&self.hdr.tty[..] as *const [i8] as *const [u8]) };
+        let end = raw.iter().position(|&b| b == 0).unwrap_or(raw.len());
+        &raw[..end]
+    }
+    /// See [`Event::tty`]: the kernel's name with a pseudo-terminal's
+    /// `ptsN` written `pts/N`, its path under /dev (what `ps` and `tty(1)`
+    /// show). Allocates only for those. Other kernel names are already
+    /// their /dev name.
+    pub fn tty(&self) -> Cow<'_, [u8]> {
+        tty_dev_name(self.tty_kernel_name())
+    }
+    /// See [`Event::exe_inode`].
+    pub fn exe_inode(&self) -> u64 {
+        self.hdr.exe_ino
+    }
+    /// See [`Event::exe_dev`]: the kernel's dev_t (MAJOR << 20 | MINOR)
+    /// re-encoded as user space's.
+    pub fn exe_dev(&self) -> u64 {
+        let dev = self.hdr.exe_dev as u64;
+        makedev(dev >> 20, dev & 0xf_ffff)
+    }
+    /// See [`Event::exe_memfd`].
+    pub fn exe_memfd(&self) -> bool {
+        self.hdr.flags & RecFlag::EXECTRACE_REC_EXE_MEMFD.0 != 0
+    }
     /// See [`Event::truncated`].
     pub fn truncated(&self) -> bool {
         self.hdr.flags & TRUNCATION != 0
@@ -230,7 +306,34 @@ impl<'a> EventRef<'a> {
             truncated: self.truncated(),
             result: self.result(),
             flags: self.flags(),
+            loginuid: self.loginuid(),
+            sessionid: self.sessionid(),
+            tty: os(&self.tty()),
+            exe_inode: self.exe_inode(),
+            exe_dev: self.exe_dev(),
+            exe_memfd: self.exe_memfd(),
         }
+    }
+}
+
+/// glibc's `makedev`: the `st_dev` of a device number.
+fn makedev(major: u64, minor: u64) -> u64 {
+    ((major & 0xffff_f000) << 32)
+        | ((major & 0xfff) << 8)
+        | ((minor & 0xffff_ff00) << 12)
+        | (minor & 0xff)
+}
+
+/// A kernel tty name as its path under /dev: the kernel names the
+/// devpts terminal /dev/pts/N `ptsN` (driver "pts", index N).
+fn tty_dev_name(kernel: &[u8]) -> Cow<'_, [u8]> {
+    match kernel.strip_prefix(b"pts") {
+        Some(n) if !n.is_empty() && n.iter().all(u8::is_ascii_digit) => {
+            let mut v = b"pts/".to_vec();
+            v.extend_from_slice(n);
+            Cow::Owned(v)
+        }
+        _ => Cow::Borrowed(kernel),
     }
 }
 
@@ -349,6 +452,9 @@ mod tests {
                 let mut hdr: RawRecord = unsafe { std::ptr::read_unaligned(buf.as_ptr().cast()) };
                 hdr.filename_len = f as u16;
                 hdr.interp_len = i as u16;
+                hdr.exe_path_len = 0;
+                hdr.cwd_len = 0;
+                hdr.env_len = 0;
                 hdr.argv_len = (body - f - i + rng.below(3)).saturating_sub(1) as u32;
                 if rng.below(2) == 0 {
                     hdr.flags |= RecFlag::EXECTRACE_REC_HAS_INTERP.0;
@@ -371,6 +477,28 @@ mod tests {
             ok > iters / 20,
             "the generator reaches the success path ({ok}/{iters})"
         );
+    }
+
+    #[test]
+    fn tty_names_and_devices_are_those_of_user_space() {
+        assert_eq!(&*tty_dev_name(b"pts3"), b"pts/3");
+        assert_eq!(&*tty_dev_name(b"pts12"), b"pts/12");
+        assert_eq!(&*tty_dev_name(b"tty1"), b"tty1");
+        assert_eq!(&*tty_dev_name(b"ttyS0"), b"ttyS0");
+        assert_eq!(&*tty_dev_name(b"pts"), b"pts");
+        assert_eq!(&*tty_dev_name(b""), b"");
+        // st_dev of /dev/sda1 (8:1), and of a large minor (0:300) and major (300:5).
+        assert_eq!(makedev(8, 1), 0x801);
+        assert_eq!(makedev(0, 300), 0x10002c);
+        assert_eq!(makedev(300, 5), 0x12c05);
+        let hdr = RawRecord {
+            exe_dev: (259 << 20) | 70_000,
+            flags: RecFlag::EXECTRACE_REC_AUDIT_UNKNOWN.0,
+            ..Default::default()
+        };
+        let ev = EventRef::decode(&record(hdr, b"")).unwrap().to_event();
+        assert_eq!(ev.exe_dev, makedev(259, 70_000));
+        assert_eq!((ev.loginuid, ev.sessionid), (None, None));
     }
 
     #[test]
@@ -408,4 +536,10 @@ pub mod flags {
     pub const COMM_AFTER_EXEC: u32 = F::EXECTRACE_REC_COMM_AFTER_EXEC.0;
     /// Failed exec: argc and argv_size are lower bounds.
     pub const ARGC_LOWER_BOUND: u32 = F::EXECTRACE_REC_ARGC_LOWER_BOUND.0;
+    /// The kernel has no audit support: loginuid and sessionid are unknown.
+    pub const AUDIT_UNKNOWN: u32 = F::EXECTRACE_REC_AUDIT_UNKNOWN.0;
+    /// The program runs from a memfd.
+    pub const EXE_MEMFD: u32 = F::EXECTRACE_REC_EXE_MEMFD.0;
+    /// The tty's name was longer than the record keeps: `tty` is its start.
+    pub const TTY_TRUNCATED: u32 = F::EXECTRACE_REC_TTY_TRUNCATED.0;
 }

@@ -1,0 +1,247 @@
+//! The fields beyond the original's (issue 20): audit identity, tty, the
+//! file that runs (inode, device, memfd), the environment, and the
+//! resolved paths. Each is compared with what the kernel and /proc say,
+//! on both BPF objects (`Hooks::Fallback` is what kernels before 5.12 load).
+mod common;
+
+use std::fs;
+use std::io::Write;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use common::*;
+use exectrace::{flags, Event, Hooks, Tracer, TracerOpts};
+
+/// One tracer per BPF object, with `opts` otherwise.
+fn both_objects(opts: TracerOpts) -> Vec<(Hooks, Tracer)> {
+    let mut v = Vec::new();
+    for hooks in [Hooks::Auto, Hooks::Fallback] {
+        let o = TracerOpts {
+            hooks,
+            ..opts.clone()
+        };
+        match tracer(&o) {
+            Some(t) => v.push((hooks, t)),
+            None => return Vec::new(),
+        }
+    }
+    v
+}
+
+/// The marked event, from each tracer.
+fn marked(ts: &[(Hooks, Tracer)], m: &str) -> Vec<(Hooks, Event)> {
+    ts.iter()
+        .map(|(h, t)| {
+            let ev = find_marker(t, m).unwrap_or_else(|| panic!("{h:?}: no event for {m}"));
+            (*h, ev)
+        })
+        .collect()
+}
+
+fn read_trimmed(p: &str) -> Option<String> {
+    fs::read_to_string(p).ok().map(|s| s.trim().to_string())
+}
+
+/// A child that sets its audit login uid (root may, once per process)
+/// before it execs a shell that prints what /proc says of itself: the
+/// event's loginuid and sessionid are those.
+#[test]
+fn loginuid_and_sessionid_are_what_proc_says() {
+    let ts = both_objects(TracerOpts::default());
+    if ts.is_empty() {
+        return;
+    }
+    let audit = Path::new("/proc/self/loginuid").exists();
+    let m = marker("loginuid");
+    let mut cmd = Command::new("/bin/sh");
+    cmd.args([
+        "-c",
+        "cat /proc/self/loginuid; echo; cat /proc/self/sessionid; echo",
+        &m,
+    ]);
+    if audit {
+        // SAFETY: only async-signal-safe calls (open, write, close) between fork and exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                let fd = libc::open(c"/proc/self/loginuid".as_ptr(), libc::O_WRONLY);
+                if fd < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                let n = libc::write(fd, b"4242".as_ptr().cast(), 4);
+                libc::close(fd);
+                if n != 4 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
+    let out = cmd.stderr(Stdio::inherit()).output().expect("run sh");
+    assert!(out.status.success(), "{out:?}");
+    for (h, ev) in marked(&ts, &m) {
+        if !audit {
+            assert_ne!(ev.flags & flags::AUDIT_UNKNOWN, 0, "{h:?}");
+            assert_eq!((ev.loginuid, ev.sessionid), (None, None), "{h:?}");
+            continue;
+        }
+        let text = String::from_utf8(out.stdout.clone()).unwrap();
+        let mut lines = text.lines();
+        let loginuid: u32 = lines.next().unwrap().parse().unwrap();
+        let sessionid: u32 = lines.next().unwrap().parse().unwrap();
+        assert_eq!(loginuid, 4242);
+        assert_eq!(ev.loginuid, Some(loginuid), "{h:?}");
+        assert_eq!(ev.sessionid, Some(sessionid), "{h:?}");
+        assert_ne!(sessionid, u32::MAX, "setting loginuid opens a session");
+    }
+
+    // Unchanged: those of this process (unset, 4294967295, on a machine
+    // nobody logged into).
+    let m = marker("loginuid-inherited");
+    run(Command::new("/bin/true").arg(&m));
+    for (h, ev) in marked(&ts, &m) {
+        let want = |p| read_trimmed(p).map(|s| s.parse::<u32>().unwrap());
+        assert_eq!(ev.loginuid, want("/proc/self/loginuid"), "{h:?}");
+        assert_eq!(ev.sessionid, want("/proc/self/sessionid"), "{h:?}");
+    }
+}
+
+/// Under a pseudo-terminal (script(1) gives its command one as its
+/// controlling terminal) the event names it as tty(1) does; in a new
+/// session without one, tty is empty.
+#[test]
+fn tty_is_the_controlling_terminal_or_empty() {
+    let ts = both_objects(TracerOpts::default());
+    if ts.is_empty() {
+        return;
+    }
+    let m = marker("tty");
+    let out = Command::new("script")
+        .args(["-qec", &format!("tty; /bin/true {m}"), "/dev/null"])
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("script(1) from util-linux");
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let dev = text
+        .lines()
+        .map(str::trim)
+        .find_map(|l| l.strip_prefix("/dev/"))
+        .unwrap_or_else(|| panic!("tty printed its terminal: {text:?}"))
+        .to_string();
+    assert!(dev.starts_with("pts/"), "{dev}");
+    for (h, ev) in marked(&ts, &m) {
+        assert_eq!(ev.tty, dev.as_str(), "{h:?}");
+        assert_eq!(ev.flags & flags::TTY_TRUNCATED, 0);
+    }
+
+    let m = marker("no-tty");
+    let mut cmd = Command::new("/bin/true");
+    cmd.arg(&m);
+    // SAFETY: setsid is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::setsid() < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    run(&mut cmd);
+    for (h, ev) in marked(&ts, &m) {
+        assert_eq!(ev.tty, "", "{h:?}: a new session has no terminal");
+    }
+}
+
+/// exe_inode and exe_dev are stat(2)'s st_ino and st_dev of the file that
+/// runs: the binary behind a symlink, a script's interpreter.
+#[test]
+fn exe_inode_and_device_are_those_stat_gives() {
+    let ts = both_objects(TracerOpts::default());
+    if ts.is_empty() {
+        return;
+    }
+    let st = fs::metadata("/bin/true").unwrap();
+    let m = marker("inode");
+    run(Command::new("/bin/true").arg(&m));
+    for (h, ev) in marked(&ts, &m) {
+        assert_eq!((ev.exe_inode, ev.exe_dev), (st.ino(), st.dev()), "{h:?}");
+        assert!(!ev.exe_memfd);
+    }
+
+    let dir = tempdir("inode");
+    let script = dir.join("s.sh");
+    fs::write(&script, "#!/bin/sh\nexit 0\n").unwrap();
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+    let sh = fs::metadata("/bin/sh").unwrap();
+    let m = marker("inode-script");
+    run(Command::new(&script).arg(&m));
+    for (h, ev) in marked(&ts, &m) {
+        assert_eq!(
+            (ev.exe_inode, ev.exe_dev),
+            (sh.ino(), sh.dev()),
+            "{h:?}: a script's exe is its interpreter"
+        );
+    }
+    fs::remove_dir_all(dir).unwrap();
+}
+
+/// A copy of /bin/true that is open and already unlinked: its fd stays
+/// valid for children, which exec it through /proc/self/fd/N.
+fn deleted_copy_of_true(dir: &Path) -> fs::File {
+    let path = dir.join("deleted-true");
+    fs::copy("/bin/true", &path).unwrap();
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+    let f = fs::File::open(&path).unwrap();
+    fs::remove_file(&path).unwrap();
+    f
+}
+
+/// Fileless execution: a program copied into a memfd and run with
+/// fexecve sets exe_memfd. What must not set it: an ordinary exec, and
+/// the nearest lookalike, a deleted file on tmpfs (same file system type,
+/// no link left either; but it is in a directory and not named "memfd:").
+#[test]
+fn exe_memfd_is_set_only_for_a_memfd() {
+    let ts = both_objects(TracerOpts::default());
+    if ts.is_empty() {
+        return;
+    }
+    let m = marker("memfd");
+    run(Command::new(helper()).args(["memfd-exec", "/bin/true", &m]));
+    for (h, ev) in marked(&ts, &m) {
+        assert!(ev.exe_memfd, "{h:?}: {ev:?}");
+        assert_ne!(ev.flags & flags::EXE_MEMFD, 0);
+        assert_ne!(ev.exe_inode, 0);
+    }
+
+    let m = marker("not-memfd");
+    run(Command::new("/bin/true").arg(&m));
+    for (h, ev) in marked(&ts, &m) {
+        assert!(!ev.exe_memfd, "{h:?}");
+    }
+
+    let shm = Path::new("/dev/shm");
+    let on_tmpfs = fs::metadata(shm).is_ok()
+        && Command::new("stat")
+            .args(["-f", "-c", "%T", "/dev/shm"])
+            .output()
+            .is_ok_and(|o| o.stdout.starts_with(b"tmpfs"));
+    if on_tmpfs {
+        let dir = shm.join(marker("memfd-lookalike"));
+        fs::create_dir(&dir).unwrap();
+        let f = deleted_copy_of_true(&dir);
+        assert_eq!(f.metadata().unwrap().nlink(), 0);
+        let m = marker("deleted-tmpfs");
+        run(Command::new(format!("/proc/self/fd/{}", f.as_raw_fd())).arg(&m));
+        for (h, ev) in marked(&ts, &m) {
+            assert!(!ev.exe_memfd, "{h:?}: a deleted tmpfs file is no memfd");
+            assert_eq!(ev.exe_inode, f.metadata().unwrap().ino());
+        }
+        fs::remove_dir_all(dir).unwrap();
+    }
+    let _ = std::io::stdout().flush();
+}
