@@ -28,6 +28,8 @@ const volatile __u32 filter_uid;
 const volatile bool filter_uid_on;
 const volatile bool filter_cgroup_on;
 const volatile __u32 slots_per_cpu = 2;
+/* Environment bytes captured per exec; 0: the environment is not read. */
+const volatile __u32 env_cap = 0;
 /*
  * This file builds two objects (build.rs). Kernels before 5.12 have no BPF
  * compare-and-swap or fetch-and-add, and their verifier rejects an
@@ -77,8 +79,9 @@ struct {
 	__type(value, __u64);
 } drops SEC(".maps");
 
-#define SCRATCH_SIZE(argv_cap) \
-	(sizeof(struct scratch_slot) + EXECTRACE_FILENAME_CAP + EXECTRACE_INTERP_CAP + (argv_cap) + EXECTRACE_FAILED_ARG_CHUNK)
+#define SCRATCH_SIZE(argv_cap, env_cap) \
+	(sizeof(struct scratch_slot) + EXECTRACE_FILENAME_CAP + EXECTRACE_INTERP_CAP + (argv_cap) + (env_cap) + \
+	 EXECTRACE_FAILED_ARG_CHUNK)
 
 struct scratch_slot {
 	__u32 busy;
@@ -93,13 +96,13 @@ struct scratch_slot {
  * a constant size. Not a per-CPU map: a preempted program would share its
  * slot with the next one on that CPU.
  * Each CPU owns slots_per_cpu slots, claimed with a compare-and-swap.
- * max_entries and value_size are set at load from the CPU count and argv_cap.
+ * max_entries and value_size are set at load from the CPU count, argv_cap and env_cap.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__uint(key_size, sizeof(__u32));
-	__uint(value_size, SCRATCH_SIZE(32768));
+	__uint(value_size, SCRATCH_SIZE(32768, 0));
 } scratch SEC(".maps");
 
 /*
@@ -396,7 +399,8 @@ static __always_inline void submit(struct exectrace_record *r, __u64 data_len)
 {
 	__u64 size = sizeof(*r) + data_len;
 
-	if (size > sizeof(*r) + EXECTRACE_FILENAME_CAP + EXECTRACE_INTERP_CAP + EXECTRACE_ARGV_CAP_MAX)
+	if (size > sizeof(*r) + EXECTRACE_FILENAME_CAP + EXECTRACE_INTERP_CAP + EXECTRACE_ARGV_CAP_MAX +
+		       EXECTRACE_ENV_CAP_MAX)
 		return;
 	r->seq = take_seq();
 	if (bpf_ringbuf_output(&events, r, size, wake_flags()))
@@ -487,23 +491,32 @@ struct stack_record {
 };
 
 /*
- * argv from the new mm: the first `len` (at most `cap`) of its `size` bytes,
- * into `dst`. The bound is checked again here, on the register passed to
- * the helper: the 5.10 verifier does not carry a bound learned earlier to
- * a copy the compiler spilled before the comparison.
+ * A block of the new mm (argv, or the environment): the first `len` (at
+ * most `cap`) of its `size` bytes, into `dst`; `fault` or `cut` flagged.
+ * The bound is checked again here, on the register passed to the helper:
+ * the 5.10 verifier does not carry a bound learned earlier to a copy the
+ * compiler spilled before the comparison.
  */
-static __always_inline __u64 read_argv(struct exectrace_record *r, char *dst, __u64 len, __u64 cap,
-				       __u64 size, unsigned long start)
+static __always_inline __u64 read_block(struct exectrace_record *r, char *dst, __u64 len, __u64 cap,
+					__u64 size, unsigned long start, __u32 fault, __u32 cut)
 {
 	asm volatile("" : "+r"(len));
 	if (len > cap)
 		len = cap;
 	if (len && bpf_probe_read_user(dst, len, (const void *)start)) {
-		r->flags |= EXECTRACE_REC_ARGV_FAULT;
+		r->flags |= fault;
 		len = 0;
 	}
 	if (len < size)
-		r->flags |= EXECTRACE_REC_ARGV_TRUNCATED;
+		r->flags |= cut;
+	return len;
+}
+
+static __always_inline __u64 read_argv(struct exectrace_record *r, char *dst, __u64 len, __u64 cap,
+				       __u64 size, unsigned long start)
+{
+	len = read_block(r, dst, len, cap, size, start, EXECTRACE_REC_ARGV_FAULT,
+			 EXECTRACE_REC_ARGV_TRUNCATED);
 	r->argv_len = len;
 	return len;
 }
@@ -541,7 +554,8 @@ int BPF_PROG(process_exec, struct task_struct *task, pid_t old_pid, struct linux
 	r->argc = bprm->argc;
 	r->argv_size = size;
 	r->interp_len = 0;
-	if (HAS_ATOMICS && !has_interp && len <= STACK_ARGV_CAP) {
+	/* The environment is never read on this path: it has a budget of its own. */
+	if (HAS_ATOMICS && !has_interp && !env_cap && len <= STACK_ARGV_CAP) {
 		n = bpf_probe_read_kernel_str(sr.data, STACK_FILENAME_CAP, filename);
 		if (n > 0 && n < STACK_FILENAME_CAP) {
 			off = clamp_len(n, STACK_FILENAME_CAP);
@@ -577,7 +591,29 @@ int BPF_PROG(process_exec, struct task_struct *task, pid_t old_pid, struct linux
 	}
 	len = read_argv(r, s->data + off, len,
 			argv_cap < EXECTRACE_ARGV_CAP_MAX ? argv_cap : EXECTRACE_ARGV_CAP_MAX, size, start);
-	submit(r, off + len);
+	asm volatile("" : "+r"(len));
+	if (len > EXECTRACE_ARGV_CAP_MAX)
+		len = EXECTRACE_ARGV_CAP_MAX;
+	off += len;
+	if (env_cap) {
+		/* Exactly as argv: one read of env_start..env_end, the true size beside it. */
+		unsigned long es = mm->env_start;
+		unsigned long ee = mm->env_end;
+		__u64 esize = ee > es ? ee - es : 0;
+		__u64 elen = esize > env_cap ? env_cap : esize;
+
+		r->flags |= EXECTRACE_REC_HAS_ENV;
+		r->env_size = esize;
+		elen = read_block(r, s->data + off, elen,
+				  env_cap < EXECTRACE_ENV_CAP_MAX ? env_cap : EXECTRACE_ENV_CAP_MAX, esize, es,
+				  EXECTRACE_REC_ENV_FAULT, EXECTRACE_REC_ENV_TRUNCATED);
+		asm volatile("" : "+r"(elen));
+		if (elen > EXECTRACE_ENV_CAP_MAX)
+			elen = EXECTRACE_ENV_CAP_MAX;
+		r->env_len = elen;
+		off += elen;
+	}
+	submit(r, off);
 	release_slot(s);
 	return 0;
 }

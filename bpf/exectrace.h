@@ -49,6 +49,12 @@ enum exectrace_record_flags {
 	EXECTRACE_REC_EXE_MEMFD = 1 << 9,
 	/* the tty's name is longer than EXECTRACE_TTY_CAP - 1 bytes: tty holds its start */
 	EXECTRACE_REC_TTY_TRUNCATED = 1 << 10,
+	/* the environment was asked for (env_size, env_len and the env bytes are set) */
+	EXECTRACE_REC_HAS_ENV = 1 << 11,
+	/* env_len < env_size: only a prefix of the environment was captured */
+	EXECTRACE_REC_ENV_TRUNCATED = 1 << 12,
+	/* environment memory could not be read; env_len is 0 */
+	EXECTRACE_REC_ENV_FAULT = 1 << 13,
 };
 
 struct exectrace_record {

@@ -77,6 +77,16 @@ pub struct Event {
     pub exe_dev: u64,
     /// The program runs from a memfd (`memfd_create`: fileless execution).
     pub exe_memfd: bool,
+    /// The new process's environment (`NAME=value` strings as in
+    /// /proc/PID/environ), with [`crate::TracerOpts::include_env`]; empty
+    /// otherwise, and for failed execs.
+    pub env: Vec<OsString>,
+    /// True environment size in bytes (NULs included), also when `env` is
+    /// truncated; 0 when not asked.
+    pub env_size: u32,
+    /// `env` is only a prefix, cut at the budget (the last string may be
+    /// cut short), or could not be read at all.
+    pub env_truncated: bool,
 }
 
 impl Event {
@@ -253,6 +263,25 @@ impl<'a> EventRef<'a> {
     pub fn exe_memfd(&self) -> bool {
         self.hdr.flags & RecFlag::EXECTRACE_REC_EXE_MEMFD.0 != 0
     }
+    /// The captured environment block: NUL-terminated strings back to back;
+    /// when truncated, the last string may lack its NUL. Empty unless asked.
+    pub fn env_block(&self) -> &'a [u8] {
+        self.env
+    }
+    /// See [`Event::env`].
+    pub fn env(&self) -> impl Iterator<Item = &'a [u8]> + 'a {
+        split_args(self.env)
+    }
+    /// See [`Event::env_size`].
+    pub fn env_size(&self) -> u32 {
+        self.hdr.env_size
+    }
+    /// See [`Event::env_truncated`].
+    pub fn env_truncated(&self) -> bool {
+        self.hdr.flags
+            & (RecFlag::EXECTRACE_REC_ENV_TRUNCATED.0 | RecFlag::EXECTRACE_REC_ENV_FAULT.0)
+            != 0
+    }
     /// See [`Event::truncated`].
     pub fn truncated(&self) -> bool {
         self.hdr.flags & TRUNCATION != 0
@@ -312,6 +341,9 @@ impl<'a> EventRef<'a> {
             exe_inode: self.exe_inode(),
             exe_dev: self.exe_dev(),
             exe_memfd: self.exe_memfd(),
+            env: self.env().map(os).collect(),
+            env_size: self.env_size(),
+            env_truncated: self.env_truncated(),
         }
     }
 }
@@ -469,6 +501,7 @@ mod tests {
                 assert!(within(input, ev.argv_block()));
                 assert!(ev.interpreter().is_none_or(|i| within(input, i)));
                 assert!(ev.args().all(|a| within(input, a)));
+                assert!(within(input, ev.env_block()));
                 assert!(ev.comm().len() <= 16);
                 assert_eq!(ev.to_event().filename.len(), ev.filename().len());
             }
@@ -542,4 +575,10 @@ pub mod flags {
     pub const EXE_MEMFD: u32 = F::EXECTRACE_REC_EXE_MEMFD.0;
     /// The tty's name was longer than the record keeps: `tty` is its start.
     pub const TTY_TRUNCATED: u32 = F::EXECTRACE_REC_TTY_TRUNCATED.0;
+    /// The environment was asked for (`env`, `env_size` are set).
+    pub const HAS_ENV: u32 = F::EXECTRACE_REC_HAS_ENV.0;
+    /// The environment was cut at its budget.
+    pub const ENV_TRUNCATED: u32 = F::EXECTRACE_REC_ENV_TRUNCATED.0;
+    /// The environment's memory could not be read.
+    pub const ENV_FAULT: u32 = F::EXECTRACE_REC_ENV_FAULT.0;
 }

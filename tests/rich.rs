@@ -7,6 +7,7 @@ mod common;
 use std::fs;
 use std::io::Write;
 use std::os::fd::AsRawFd;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
@@ -244,4 +245,93 @@ fn exe_memfd_is_set_only_for_a_memfd() {
         fs::remove_dir_all(dir).unwrap();
     }
     let _ = std::io::stdout().flush();
+}
+
+/// A shell that waits for a line on stdin, so that /proc/PID can be read
+/// while it lives; `m` is its $0.
+fn waiting_shell(cmd: &mut Command, m: &str) -> std::process::Child {
+    cmd.args(["-c", "read x", m])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn sh")
+}
+
+fn nul_block(strings: &[std::ffi::OsString]) -> Vec<u8> {
+    let mut v = Vec::new();
+    for s in strings {
+        v.extend_from_slice(s.as_bytes());
+        v.push(0);
+    }
+    v
+}
+
+/// Off by default. When asked: exactly /proc/PID/environ, empty strings,
+/// newlines and non-UTF-8 bytes kept; beyond the budget cut at exactly the
+/// budget, flagged, with the true size.
+#[test]
+fn environment_only_when_asked_exact_and_cut_at_its_budget() {
+    let plain = both_objects(TracerOpts::default());
+    let with = both_objects(TracerOpts {
+        include_env: true,
+        ..Default::default()
+    });
+    let small = both_objects(TracerOpts {
+        include_env: true,
+        env_budget: 100,
+        ..Default::default()
+    });
+    if plain.is_empty() || with.is_empty() || small.is_empty() {
+        return;
+    }
+    let m = marker("env");
+    let mut cmd = Command::new("/bin/sh");
+    cmd.env_clear()
+        .env("XT_A", "1")
+        .env("XT_EMPTY", "")
+        .env("XT_NL", "line\nbreak")
+        .env(
+            "XT_BYTES",
+            std::ffi::OsStr::from_bytes(b"\xff\xfe-not-utf8"),
+        )
+        .env("XT_LONG", "v".repeat(200));
+    let mut child = waiting_shell(&mut cmd, &m);
+    // spawn() returns once exec has closed the child's cloexec fds, before
+    // the new mm is set up: read /proc once the exec is reported.
+    let plain_evs = marked(&plain, &m);
+    let with_evs = marked(&with, &m);
+    let small_evs = marked(&small, &m);
+    let environ = fs::read(format!("/proc/{}/environ", child.id())).unwrap();
+    drop(child.stdin.take());
+    child.wait().unwrap();
+
+    for (h, ev) in plain_evs {
+        assert!(ev.env.is_empty(), "{h:?}");
+        assert_eq!((ev.env_size, ev.env_truncated), (0, false), "{h:?}");
+        assert_eq!(ev.flags & flags::HAS_ENV, 0);
+    }
+    for (h, ev) in with_evs {
+        assert_ne!(ev.flags & flags::HAS_ENV, 0);
+        assert_eq!(
+            nul_block(&ev.env),
+            environ,
+            "{h:?}: env == /proc/PID/environ"
+        );
+        assert_eq!(ev.env_size as usize, environ.len(), "{h:?}");
+        assert!(!ev.env_truncated, "{h:?}");
+        assert!(!ev.truncated, "{h:?}: argv is not truncated");
+        assert!(has_arg(&ev, &m));
+    }
+    for (h, ev) in small_evs {
+        assert!(ev.env_truncated, "{h:?}");
+        assert_ne!(ev.flags & flags::ENV_TRUNCATED, 0);
+        assert_eq!(ev.env_size as usize, environ.len(), "{h:?}: the true size");
+        let mut got = nul_block(&ev.env);
+        if !environ[..100].ends_with(b"\0") {
+            got.pop(); // the cut last string has no NUL of its own
+        }
+        assert_eq!(got, environ[..100], "{h:?}: the first 100 bytes");
+        assert!(!ev.truncated, "{h:?}: argv is whole: its budget is its own");
+    }
 }
