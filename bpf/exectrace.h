@@ -24,8 +24,22 @@ enum exectrace_limits {
 	 * Bytes kept of the kernel's tty name (struct tty_struct's name[64]),
 	 * NUL included: a driver's name and a number ("pts3", "ttyUSB0"), far
 	 * shorter in practice; a longer one is flagged EXECTRACE_REC_TTY_TRUNCATED.
+	 * As short as TASK_COMM_LEN: the record is built on the BPF stack.
 	 */
-	EXECTRACE_TTY_CAP = 32,
+	EXECTRACE_TTY_CAP = 16,
+	/*
+	 * A resolved path (exe_path, cwd) is kept as its components, each
+	 * NUL-terminated, the last one (the file) first: this many bytes at
+	 * most, and at most EXECTRACE_PATH_MAX_DEPTH components. A component
+	 * is read only while EXECTRACE_PATH_NAME_ROOM bytes are left, so any
+	 * path of at most PATH_CAP - NAME_ROOM bytes (4096) and that many
+	 * components is whole; a longer or deeper one is flagged cut.
+	 */
+	EXECTRACE_PATH_CAP = 4352,
+	EXECTRACE_PATH_MAX_DEPTH = 64,
+	EXECTRACE_PATH_NAME_ROOM = 256,
+	/* mounts a walk may cross besides its components */
+	EXECTRACE_PATH_MAX_MOUNTS = 16,
 };
 
 enum exectrace_record_flags {
@@ -55,6 +69,22 @@ enum exectrace_record_flags {
 	EXECTRACE_REC_ENV_TRUNCATED = 1 << 12,
 	/* environment memory could not be read; env_len is 0 */
 	EXECTRACE_REC_ENV_FAULT = 1 << 13,
+	/* the paths were asked for: exe_path_len and cwd_len are set */
+	EXECTRACE_REC_HAS_PATHS = 1 << 14,
+	/* exe_path is deeper or longer than the walk's bounds: it holds the components nearest the file */
+	EXECTRACE_REC_EXE_PATH_CUT = 1 << 15,
+	/*
+	 * exe_path cannot be named from the task's root: a file in no
+	 * directory (memfd, ...), one outside the task's root (chroot), or a
+	 * failed read; exe_path_len is 0
+	 */
+	EXECTRACE_REC_EXE_PATH_UNRESOLVED = 1 << 16,
+	/* the file that runs was deleted (unlinked); exe_path is the name it had */
+	EXECTRACE_REC_EXE_DELETED = 1 << 17,
+	EXECTRACE_REC_CWD_CUT = 1 << 18,
+	EXECTRACE_REC_CWD_UNRESOLVED = 1 << 19,
+	/* the working directory was deleted (rmdir); cwd is the name it had */
+	EXECTRACE_REC_CWD_DELETED = 1 << 20,
 };
 
 struct exectrace_record {
@@ -89,7 +119,7 @@ struct exectrace_record {
 	__u32 sessionid;    /* audit session id; 4294967295 when unset */
 	__u32 env_size;     /* true environment byte count, NULs included; 0 unless asked */
 	__u32 env_len;      /* environment bytes captured */
-	__u16 exe_path_len; /* bytes of exe_path (see below); 0 unless asked */
+	__u16 exe_path_len; /* bytes of exe_path (see EXECTRACE_PATH_CAP); 0 unless asked */
 	__u16 cwd_len;      /* bytes of cwd */
 	/* controlling terminal, the kernel's name ("pts3", "tty1"), NUL-padded; empty when none */
 	char tty[EXECTRACE_TTY_CAP];

@@ -6,7 +6,7 @@
 //! actually received.
 use std::borrow::Cow;
 use std::ffi::{OsStr, OsString};
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
 use crate::skel::types::{exectrace_record as RawRecord, exectrace_record_flags as RecFlag};
 
@@ -87,6 +87,28 @@ pub struct Event {
     /// `env` is only a prefix, cut at the budget (the last string may be
     /// cut short), or could not be read at all.
     pub env_truncated: bool,
+    /// With [`crate::TracerOpts::paths`]: the absolute path of the file
+    /// that runs, symlinks resolved, as /proc/PID/exe names it (for a
+    /// script, its interpreter). It is relative to the exec'ing task's root
+    /// directory (a chroot's, a container's) in its mount namespace. `None`
+    /// when not asked, when cut ([`Event::exe_path_cut`]) and when it
+    /// cannot be named from that root (a memfd, a file outside the root;
+    /// flag [`flags::EXE_PATH_UNRESOLVED`]): never a wrong or partial path.
+    /// A deleted file has the path it had ([`Event::exe_deleted`]).
+    pub exe_path: Option<OsString>,
+    /// With `paths`: the working directory at exec, as /proc/PID/cwd names
+    /// it, relative to the same root; `None` as for `exe_path`.
+    pub cwd: Option<OsString>,
+    /// With `paths`: `exe_path` was deeper or longer than the walk's bounds
+    /// (64 components, 4096 bytes); only the components nearest the file
+    /// were captured ([`EventRef::exe_path_components`]).
+    pub exe_path_cut: bool,
+    /// With `paths`: `cwd` was beyond the walk's bounds.
+    pub cwd_cut: bool,
+    /// With `paths`: the file that runs had been deleted (unlinked).
+    pub exe_deleted: bool,
+    /// With `paths`: the working directory had been removed.
+    pub cwd_deleted: bool,
 }
 
 impl Event {
@@ -276,6 +298,53 @@ impl<'a> EventRef<'a> {
     pub fn env_size(&self) -> u32 {
         self.hdr.env_size
     }
+    /// The components of `exe_path` as captured, the file's name first,
+    /// up to the root (or to the walk's bound when cut). Empty when not
+    /// asked or unresolved.
+    pub fn exe_path_components(&self) -> impl Iterator<Item = &'a [u8]> + 'a {
+        split_args(self.exe_path)
+    }
+    /// The components of `cwd` as captured, innermost first.
+    pub fn cwd_components(&self) -> impl Iterator<Item = &'a [u8]> + 'a {
+        split_args(self.cwd)
+    }
+    /// See [`Event::exe_path`].
+    pub fn exe_path(&self) -> Option<Vec<u8>> {
+        self.resolved(
+            self.exe_path,
+            RecFlag::EXECTRACE_REC_EXE_PATH_CUT.0 | RecFlag::EXECTRACE_REC_EXE_PATH_UNRESOLVED.0,
+        )
+    }
+    /// See [`Event::cwd`].
+    pub fn cwd(&self) -> Option<Vec<u8>> {
+        self.resolved(
+            self.cwd,
+            RecFlag::EXECTRACE_REC_CWD_CUT.0 | RecFlag::EXECTRACE_REC_CWD_UNRESOLVED.0,
+        )
+    }
+    fn resolved(&self, components: &[u8], not_whole: u32) -> Option<Vec<u8>> {
+        let flags = self.hdr.flags;
+        if flags & RecFlag::EXECTRACE_REC_HAS_PATHS.0 == 0 || flags & not_whole != 0 {
+            return None;
+        }
+        Some(join_path(components))
+    }
+    /// See [`Event::exe_path_cut`].
+    pub fn exe_path_cut(&self) -> bool {
+        self.hdr.flags & RecFlag::EXECTRACE_REC_EXE_PATH_CUT.0 != 0
+    }
+    /// See [`Event::cwd_cut`].
+    pub fn cwd_cut(&self) -> bool {
+        self.hdr.flags & RecFlag::EXECTRACE_REC_CWD_CUT.0 != 0
+    }
+    /// See [`Event::exe_deleted`].
+    pub fn exe_deleted(&self) -> bool {
+        self.hdr.flags & RecFlag::EXECTRACE_REC_EXE_DELETED.0 != 0
+    }
+    /// See [`Event::cwd_deleted`].
+    pub fn cwd_deleted(&self) -> bool {
+        self.hdr.flags & RecFlag::EXECTRACE_REC_CWD_DELETED.0 != 0
+    }
     /// See [`Event::env_truncated`].
     pub fn env_truncated(&self) -> bool {
         self.hdr.flags
@@ -344,8 +413,30 @@ impl<'a> EventRef<'a> {
             env: self.env().map(os).collect(),
             env_size: self.env_size(),
             env_truncated: self.env_truncated(),
+            exe_path: self.exe_path().map(OsString::from_vec),
+            cwd: self.cwd().map(OsString::from_vec),
+            exe_path_cut: self.exe_path_cut(),
+            cwd_cut: self.cwd_cut(),
+            exe_deleted: self.exe_deleted(),
+            cwd_deleted: self.cwd_deleted(),
         }
     }
+}
+
+/// An absolute path from its components, innermost first, each
+/// NUL-terminated (the program's walk_path): "/" for none (the root).
+fn join_path(components: &[u8]) -> Vec<u8> {
+    let mut parts: Vec<&[u8]> = split_args(components).collect();
+    parts.reverse();
+    let mut p = Vec::with_capacity(components.len() + 1);
+    for c in parts {
+        p.push(b'/');
+        p.extend_from_slice(c);
+    }
+    if p.is_empty() {
+        p.push(b'/');
+    }
+    p
 }
 
 /// glibc's `makedev`: the `st_dev` of a device number.
@@ -502,6 +593,8 @@ mod tests {
                 assert!(ev.interpreter().is_none_or(|i| within(input, i)));
                 assert!(ev.args().all(|a| within(input, a)));
                 assert!(within(input, ev.env_block()));
+                assert!(ev.exe_path_components().all(|a| within(input, a)));
+                assert!(ev.cwd_components().all(|a| within(input, a)));
                 assert!(ev.comm().len() <= 16);
                 assert_eq!(ev.to_event().filename.len(), ev.filename().len());
             }
@@ -532,6 +625,38 @@ mod tests {
         let ev = EventRef::decode(&record(hdr, b"")).unwrap().to_event();
         assert_eq!(ev.exe_dev, makedev(259, 70_000));
         assert_eq!((ev.loginuid, ev.sessionid), (None, None));
+    }
+
+    #[test]
+    fn paths_are_joined_from_their_components_and_only_when_whole() {
+        assert_eq!(join_path(b"true\0bin\0usr\0"), b"/usr/bin/true");
+        assert_eq!(join_path(b"a\nb\0"), b"/a\nb");
+        assert_eq!(join_path(b""), b"/");
+        let body = b"true\0bin\0tmp\0";
+        let hdr = RawRecord {
+            exe_path_len: 9,
+            cwd_len: 4,
+            flags: RecFlag::EXECTRACE_REC_HAS_PATHS.0,
+            ..Default::default()
+        };
+        let ev = EventRef::decode(&record(hdr, body)).unwrap().to_event();
+        assert_eq!(ev.exe_path.as_deref(), Some(OsStr::new("/bin/true")));
+        assert_eq!(ev.cwd.as_deref(), Some(OsStr::new("/tmp")));
+        let hdr = RawRecord {
+            flags: RecFlag::EXECTRACE_REC_HAS_PATHS.0 | RecFlag::EXECTRACE_REC_EXE_PATH_CUT.0,
+            ..hdr
+        };
+        let bytes = record(hdr, body);
+        let ev = EventRef::decode(&bytes).unwrap();
+        assert_eq!(ev.exe_path(), None, "a cut path is not given as a path");
+        assert_eq!(
+            ev.exe_path_components().collect::<Vec<_>>(),
+            [&b"true"[..], b"bin"]
+        );
+        let ev = EventRef::decode(&record(RawRecord::default(), b""))
+            .unwrap()
+            .to_event();
+        assert_eq!((ev.exe_path, ev.cwd), (None, None), "not asked");
     }
 
     #[test]
@@ -581,4 +706,18 @@ pub mod flags {
     pub const ENV_TRUNCATED: u32 = F::EXECTRACE_REC_ENV_TRUNCATED.0;
     /// The environment's memory could not be read.
     pub const ENV_FAULT: u32 = F::EXECTRACE_REC_ENV_FAULT.0;
+    /// The paths were asked for.
+    pub const HAS_PATHS: u32 = F::EXECTRACE_REC_HAS_PATHS.0;
+    /// exe_path is beyond the walk's bounds.
+    pub const EXE_PATH_CUT: u32 = F::EXECTRACE_REC_EXE_PATH_CUT.0;
+    /// exe_path cannot be named from the task's root (memfd, outside a chroot, read fault).
+    pub const EXE_PATH_UNRESOLVED: u32 = F::EXECTRACE_REC_EXE_PATH_UNRESOLVED.0;
+    /// The file that runs had been deleted.
+    pub const EXE_DELETED: u32 = F::EXECTRACE_REC_EXE_DELETED.0;
+    /// cwd is beyond the walk's bounds.
+    pub const CWD_CUT: u32 = F::EXECTRACE_REC_CWD_CUT.0;
+    /// cwd cannot be named from the task's root.
+    pub const CWD_UNRESOLVED: u32 = F::EXECTRACE_REC_CWD_UNRESOLVED.0;
+    /// The working directory had been removed.
+    pub const CWD_DELETED: u32 = F::EXECTRACE_REC_CWD_DELETED.0;
 }

@@ -176,6 +176,7 @@ macro_rules! load_object {
         rodata.argv_cap = opts.argv_budget;
         let default_env_cap = rodata.env_cap;
         rodata.env_cap = opts.env_cap();
+        rodata.want_paths = opts.paths;
         rodata.wakeup_ns = opts.wakeup_latency.as_nanos() as u64;
         rodata.slots_per_cpu = slots;
         rodata.nr_cpus = ncpus;

@@ -61,6 +61,11 @@ pub struct TracerOpts {
     /// the event is flagged (`Event::env_truncated`) and the true size is
     /// still reported (`Event::env_size`).
     pub env_budget: u32,
+    /// Also resolve the absolute path of the file that runs
+    /// (`Event::exe_path`, what /proc/PID/exe names) and the working
+    /// directory (`Event::cwd`), by a bounded walk of the kernel's dentries
+    /// in BPF. Off by default: it costs per path component.
+    pub paths: bool,
     /// Ring-buffer size in bytes: a power of two, at least one page and
     /// large enough for one full record.
     pub ring_size: u32,
@@ -81,6 +86,7 @@ impl Default for TracerOpts {
             argv_budget: DEFAULT_ARGV_BUDGET,
             include_env: false,
             env_budget: DEFAULT_ENV_BUDGET,
+            paths: false,
             ring_size: DEFAULT_RING_SIZE,
             wakeup_latency: DEFAULT_WAKEUP_LATENCY,
             hooks: Hooks::Auto,
@@ -96,6 +102,9 @@ pub(crate) const RECORD_FIXED_MAX: u32 = {
         + L::EXECTRACE_FILENAME_CAP.0
         + L::EXECTRACE_INTERP_CAP.0
 };
+
+/// Bytes of a record's two resolved paths at most.
+const PATHS_MAX: u32 = 2 * crate::skel::types::exectrace_limits::EXECTRACE_PATH_CAP.0;
 
 impl TracerOpts {
     /// The program's `env_cap`: the environment budget, 0 when not asked.
@@ -127,7 +136,8 @@ impl TracerOpts {
                 self.env_budget
             )));
         }
-        let need = RECORD_FIXED_MAX + self.argv_budget + self.env_cap();
+        let paths = if self.paths { PATHS_MAX } else { 0 };
+        let need = RECORD_FIXED_MAX + self.argv_budget + self.env_cap() + paths;
         if self.ring_size < need {
             return Err(Error::InvalidArgument(format!(
                 "ring_size {} cannot hold one record of up to {need} bytes (argv_budget {}, \

@@ -335,3 +335,195 @@ fn environment_only_when_asked_exact_and_cut_at_its_budget() {
         assert!(!ev.truncated, "{h:?}: argv is whole: its budget is its own");
     }
 }
+
+fn with_paths() -> Vec<(Hooks, Tracer)> {
+    both_objects(TracerOpts {
+        paths: true,
+        ..Default::default()
+    })
+}
+
+/// A directory on a file system of its own when there is one (/dev/shm:
+/// the walk then crosses mounts on the host too; /tmp is a tmpfs in the
+/// kernel matrix's guests).
+fn scratch_dir(tag: &str) -> std::path::PathBuf {
+    let shm = Path::new("/dev/shm");
+    if shm.is_dir() {
+        let d = shm.join(marker(tag));
+        if fs::create_dir(&d).is_ok() {
+            return d;
+        }
+    }
+    tempdir(tag)
+}
+
+fn readlink(p: String) -> std::ffi::OsString {
+    fs::read_link(p).unwrap().into_os_string()
+}
+
+/// A relative exec through a symlink: filename is as passed, exe_path the
+/// resolved file (/proc/PID/exe), cwd the directory (/proc/PID/cwd). Not
+/// there unless asked.
+#[test]
+fn paths_resolve_a_relative_exec_through_a_symlink() {
+    let ts = with_paths();
+    let plain = both_objects(TracerOpts::default());
+    if ts.is_empty() || plain.is_empty() {
+        return;
+    }
+    for dir in [scratch_dir("paths"), tempdir("paths")] {
+        std::os::unix::fs::symlink("/bin/sh", dir.join("lnk")).unwrap();
+        let m = marker("paths");
+        let mut cmd = Command::new("./lnk");
+        cmd.current_dir(&dir);
+        let mut child = waiting_shell(&mut cmd, &m);
+        let evs = marked(&ts, &m);
+        let plain_evs = marked(&plain, &m);
+        let exe = readlink(format!("/proc/{}/exe", child.id()));
+        let cwd = readlink(format!("/proc/{}/cwd", child.id()));
+        drop(child.stdin.take());
+        child.wait().unwrap();
+        assert_eq!(cwd, fs::canonicalize(&dir).unwrap().into_os_string());
+        for (h, ev) in evs {
+            assert_eq!(ev.filename, "./lnk", "{h:?}");
+            assert_eq!(ev.exe_path.as_ref(), Some(&exe), "{h:?}: {ev:?}");
+            assert_eq!(ev.cwd.as_ref(), Some(&cwd), "{h:?}");
+            assert_ne!(ev.flags & flags::HAS_PATHS, 0);
+            assert!(!ev.exe_path_cut && !ev.cwd_cut && !ev.exe_deleted && !ev.cwd_deleted);
+        }
+        for (h, ev) in plain_evs {
+            assert_eq!((ev.exe_path, ev.cwd), (None, None), "{h:?}: off by default");
+            assert_eq!(ev.flags & flags::HAS_PATHS, 0);
+        }
+        fs::remove_dir_all(dir).unwrap();
+    }
+}
+
+/// Names with a newline are exact bytes; a deleted executable and a
+/// removed working directory keep the path they had, flagged; a memfd has
+/// no path from the root, flagged unresolved.
+#[test]
+fn paths_keep_odd_names_and_flag_deleted_and_unresolvable_files() {
+    let ts = with_paths();
+    if ts.is_empty() {
+        return;
+    }
+    let top = scratch_dir("odd");
+    let dir = top.join("new\nline dir");
+    fs::create_dir(&dir).unwrap();
+    let prog = dir.join("true\ncopy");
+    fs::copy("/bin/true", &prog).unwrap();
+    fs::set_permissions(&prog, fs::Permissions::from_mode(0o755)).unwrap();
+    let canon = fs::canonicalize(&prog).unwrap().into_os_string();
+    let m = marker("newline");
+    run(Command::new(&prog).arg(&m).current_dir(&dir));
+    for (h, ev) in marked(&ts, &m) {
+        assert_eq!(ev.exe_path.as_ref(), Some(&canon), "{h:?}");
+        assert_eq!(
+            ev.cwd.as_deref(),
+            Some(fs::canonicalize(&dir).unwrap().as_os_str()),
+            "{h:?}"
+        );
+    }
+
+    let f = deleted_copy_of_true(&dir);
+    let gone = fs::canonicalize(&dir).unwrap().join("deleted-true");
+    let cwd_gone = dir.join("removed");
+    fs::create_dir(&cwd_gone).unwrap();
+    let cwd_gone_c = std::ffi::CString::new(cwd_gone.as_os_str().as_bytes()).unwrap();
+    let m = marker("deleted");
+    let mut cmd = Command::new(format!("/proc/self/fd/{}", f.as_raw_fd()));
+    cmd.arg(&m);
+    // SAFETY: chdir and rmdir are async-signal-safe.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::chdir(cwd_gone_c.as_ptr()) != 0 || libc::rmdir(cwd_gone_c.as_ptr()) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    run(&mut cmd);
+    for (h, ev) in marked(&ts, &m) {
+        assert!(ev.exe_deleted, "{h:?}: {ev:?}");
+        assert_eq!(ev.exe_path.as_deref(), Some(gone.as_os_str()), "{h:?}");
+        assert!(ev.cwd_deleted, "{h:?}");
+        assert_eq!(
+            ev.cwd.as_deref(),
+            Some(fs::canonicalize(&dir).unwrap().join("removed").as_os_str()),
+            "{h:?}"
+        );
+    }
+    drop(f);
+
+    let m = marker("memfd-path");
+    run(Command::new(helper())
+        .args(["memfd-exec", "/bin/true", &m])
+        .current_dir(&dir));
+    for (h, ev) in marked(&ts, &m) {
+        assert!(ev.exe_memfd);
+        assert_eq!(ev.exe_path, None, "{h:?}");
+        assert_ne!(ev.flags & flags::EXE_PATH_UNRESOLVED, 0, "{h:?}");
+        assert!(!ev.exe_path_cut);
+        assert_eq!(
+            ev.cwd.as_deref(),
+            Some(fs::canonicalize(&dir).unwrap().as_os_str())
+        );
+    }
+    fs::remove_dir_all(top).unwrap();
+}
+
+/// A program and a working directory 70 directories deep, beyond the
+/// walk's 64 components: flagged cut, no path given; the components
+/// captured are the innermost ones, exactly.
+#[test]
+fn paths_deeper_than_the_walk_are_flagged_cut_never_wrong() {
+    let ts = with_paths();
+    if ts.is_empty() {
+        return;
+    }
+    let top = tempdir("deep");
+    let mut deep = top.clone();
+    for i in 0..70 {
+        deep.push(format!("d{i}"));
+    }
+    fs::create_dir_all(&deep).unwrap();
+    let prog = deep.join("true");
+    fs::copy("/bin/true", &prog).unwrap();
+    fs::set_permissions(&prog, fs::Permissions::from_mode(0o755)).unwrap();
+    let m = marker("deep");
+    run(Command::new(&prog).arg(&m).current_dir(&deep));
+    for (h, ev) in marked(&ts, &m) {
+        assert!(ev.exe_path_cut && ev.cwd_cut, "{h:?}: {ev:?}");
+        assert_eq!((ev.exe_path.as_ref(), ev.cwd.as_ref()), (None, None));
+        assert_ne!(ev.flags & flags::EXE_PATH_CUT, 0);
+    }
+    // The components captured, innermost first, through the borrowed event.
+    let (_, t) = &ts[0];
+    let m = marker("deep-ref");
+    run(Command::new(&prog).arg(&m).current_dir(&deep));
+    let comps = common_find_ref(t, &m);
+    let mut want = vec![b"true".to_vec()];
+    want.extend((6..70).rev().map(|i| format!("d{i}").into_bytes()));
+    assert_eq!(comps.len(), 64, "{comps:?}");
+    assert_eq!(comps, want[..64]);
+    fs::remove_dir_all(top).unwrap();
+}
+
+/// The exe_path components of the event carrying `m`, read through
+/// `read_with` (the borrowed event).
+fn common_find_ref(t: &Tracer, m: &str) -> Vec<Vec<u8>> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        let got = t
+            .read_with(Some(std::time::Duration::from_secs(1)), |e| {
+                let marked = e.args().any(|a| a == m.as_bytes());
+                marked.then(|| e.exe_path_components().map(<[u8]>::to_vec).collect())
+            })
+            .expect("read");
+        if let Some(Some(c)) = got {
+            return c;
+        }
+    }
+    panic!("no event for {m}");
+}
