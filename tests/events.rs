@@ -407,7 +407,29 @@ fn the_command_stops_cleanly_on_sigterm() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(500));
+    // Ready once attached (it holds bpf_link fds) and blocking SIGTERM to
+    // wait for it (loading holds signals back too, before it attaches): no
+    // guess at how long loading takes (seconds under QEMU).
+    let pid = cli.id();
+    let ready = || {
+        let attached = std::fs::read_dir(format!("/proc/{pid}/fd")).is_ok_and(|d| {
+            d.flatten().any(|f| {
+                std::fs::read_link(f.path())
+                    .is_ok_and(|l| l.as_os_str().as_bytes().ends_with(b"bpf_link"))
+            })
+        });
+        let blocked = std::fs::read_to_string(format!("/proc/{pid}/status")).is_ok_and(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("SigBlk:"))
+                .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+                .is_some_and(|m| m & (1 << (libc::SIGTERM - 1)) != 0)
+        });
+        attached && blocked
+    };
+    assert!(
+        wait_until(Duration::from_secs(60), ready),
+        "the command never got ready"
+    );
     // SAFETY: plain kill of our child.
     unsafe { libc::kill(cli.id() as i32, libc::SIGTERM) };
     let out = cli.wait_with_output().unwrap();

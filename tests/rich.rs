@@ -527,3 +527,88 @@ fn common_find_ref(t: &Tracer, m: &str) -> Vec<Vec<u8>> {
     }
     panic!("no event for {m}");
 }
+
+/// In-kernel cost per exec of each option, from the program's run time
+/// (kernel.bpf_stats_enabled, /proc/self/fdinfo of the program's fd),
+/// under two shell loops of /bin/true. Not a test: run by hand on a quiet
+/// machine, `cargo test --release --test rich -- --ignored --nocapture cost`.
+#[test]
+#[ignore]
+fn cost_per_exec_of_each_option() {
+    let secs: u64 = std::env::var("XT_COST_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10);
+    let old = fs::read_to_string("/proc/sys/kernel/bpf_stats_enabled").unwrap();
+    fs::write("/proc/sys/kernel/bpf_stats_enabled", "1").unwrap();
+    let configs: [(&str, TracerOpts); 4] = [
+        ("default", TracerOpts::default()),
+        (
+            "env",
+            TracerOpts {
+                include_env: true,
+                ..Default::default()
+            },
+        ),
+        (
+            "paths",
+            TracerOpts {
+                paths: true,
+                ..Default::default()
+            },
+        ),
+        (
+            "env+paths",
+            TracerOpts {
+                include_env: true,
+                paths: true,
+                ..Default::default()
+            },
+        ),
+    ];
+    for hooks in [Hooks::Auto, Hooks::Fallback] {
+        for (name, opts) in &configs {
+            let t = tracer(&TracerOpts {
+                hooks,
+                ..opts.clone()
+            })
+            .expect("tracer");
+            let stat = |t: &Tracer| {
+                let info =
+                    fs::read_to_string(format!("/proc/self/fdinfo/{}", t.program_fd().as_raw_fd()))
+                        .unwrap();
+                let field = |k: &str| -> u64 {
+                    info.lines()
+                        .find_map(|l| l.strip_prefix(k))
+                        .map(|v| v.trim().parse().unwrap())
+                        .unwrap_or(0)
+                };
+                (field("run_time_ns:"), field("run_cnt:"))
+            };
+            let loops: Vec<_> = (0..2)
+                .map(|_| {
+                    Command::new("/bin/sh")
+                        .args(["-c", "while :; do /bin/true; done"])
+                        .spawn()
+                        .unwrap()
+                })
+                .collect();
+            let (t0, c0) = stat(&t);
+            let end = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+            while std::time::Instant::now() < end {
+                let _ = t.read_timeout(std::time::Duration::from_millis(100));
+            }
+            let (t1, c1) = stat(&t);
+            for mut l in loops {
+                l.kill().unwrap();
+                l.wait().unwrap();
+            }
+            let runs = (c1 - c0).max(1);
+            eprintln!(
+                "cost {hooks:?} {name}: {:.0} ns per exec over {runs} execs",
+                (t1 - t0) as f64 / runs as f64
+            );
+        }
+    }
+    fs::write("/proc/sys/kernel/bpf_stats_enabled", old.trim()).unwrap();
+}
