@@ -342,8 +342,35 @@ static __always_inline void fill_identity(struct exectrace_record *r, struct tas
 		r->flags |= EXECTRACE_REC_TTY_TRUNCATED;
 }
 
+#define OVERLAYFS_SUPER_MAGIC 0x794c7630
 #define TMPFS_MAGIC 0x01021994
 #define HUGETLBFS_MAGIC 0x958458f6
+
+/*
+ * On overlayfs, whether the file is in the upper layer: its overlay inode
+ * (struct ovl_inode around the VFS inode) has an upper dentry. The type is
+ * the overlay module's: without its BTF the layer is flagged unknown.
+ * r->tty is the scratch (filled afterwards by fill_identity); the inode's
+ * address is read as a number, not used as a BTF pointer, because it is
+ * moved back to the struct around it.
+ */
+static __always_inline void fill_upper(struct exectrace_record *r, struct file *file)
+{
+	__u64 *tmp = (__u64 *)r->tty;
+
+	if (!bpf_core_type_exists(struct ovl_inode) ||
+	    !bpf_core_field_exists(struct ovl_inode, __upperdentry) ||
+	    bpf_core_read(&tmp[0], sizeof(tmp[0]), &file->f_inode)) {
+		r->flags |= EXECTRACE_REC_EXE_UPPER_UNKNOWN;
+		return;
+	}
+	struct ovl_inode *oi = (struct ovl_inode *)(tmp[0] - bpf_core_field_offset(struct ovl_inode, vfs_inode));
+
+	if (bpf_core_read(&tmp[1], sizeof(tmp[1]), &oi->__upperdentry))
+		r->flags |= EXECTRACE_REC_EXE_UPPER_UNKNOWN;
+	else if (tmp[1])
+		r->flags |= EXECTRACE_REC_EXE_UPPER_LAYER;
+}
 
 /*
  * The file that runs: its inode and device, and whether it is a memfd.
@@ -371,6 +398,10 @@ static __always_inline void fill_exe(struct exectrace_record *r, struct linux_bi
 	r->exe_ino = inode->i_ino;
 	r->exe_dev = sb->s_dev;
 	magic = sb->s_magic;
+	if (magic == OVERLAYFS_SUPER_MAGIC) {
+		fill_upper(r, file);
+		return;
+	}
 	if (magic != TMPFS_MAGIC && magic != HUGETLBFS_MAGIC)
 		return;
 	if (inode->__i_nlink != 0)

@@ -85,6 +85,17 @@ enum exectrace_record_flags {
 	EXECTRACE_REC_CWD_UNRESOLVED = 1 << 19,
 	/* the working directory was deleted (rmdir); cwd is the name it had */
 	EXECTRACE_REC_CWD_DELETED = 1 << 20,
+	/*
+	 * the file that runs is on overlayfs and is in its upper layer (it was
+	 * added or changed there: in a container, after the image)
+	 */
+	EXECTRACE_REC_EXE_UPPER_LAYER = 1 << 21,
+	/*
+	 * the file is on overlayfs but this kernel cannot tell its layer (no
+	 * BTF of the overlay module at load: before 5.11, or no
+	 * CONFIG_DEBUG_INFO_BTF_MODULES, or the module loaded after the tracer)
+	 */
+	EXECTRACE_REC_EXE_UPPER_UNKNOWN = 1 << 22,
 };
 
 struct exectrace_record {

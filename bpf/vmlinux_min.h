@@ -107,6 +107,12 @@ struct fs_struct {
 	struct path root, pwd;
 };
 
+/* overlayfs's inode (a module's type: CO-RE finds it in the module's BTF, 5.11+) */
+struct ovl_inode {
+	struct dentry *__upperdentry;
+	struct inode vfs_inode;
+};
+
 struct tty_struct {
 	char name[64];
 };

@@ -77,6 +77,13 @@ pub struct Event {
     pub exe_dev: u64,
     /// The program runs from a memfd (`memfd_create`: fileless execution).
     pub exe_memfd: bool,
+    /// The program file is on overlayfs and in its upper layer: added or
+    /// changed in a container after it started from its image. `Some(false)`
+    /// for any other file; `None` for a file on overlayfs whose layer this
+    /// kernel cannot tell (no BTF of the overlay module when the tracer
+    /// loaded: kernels before 5.11, or without CONFIG_DEBUG_INFO_BTF_MODULES;
+    /// flag [`flags::EXE_UPPER_UNKNOWN`]).
+    pub exe_upper_layer: Option<bool>,
     /// The new process's environment (`NAME=value` strings as in
     /// /proc/PID/environ), with [`crate::TracerOpts::include_env`]; empty
     /// otherwise, and for failed execs.
@@ -285,6 +292,12 @@ impl<'a> EventRef<'a> {
     pub fn exe_memfd(&self) -> bool {
         self.hdr.flags & RecFlag::EXECTRACE_REC_EXE_MEMFD.0 != 0
     }
+    /// See [`Event::exe_upper_layer`].
+    pub fn exe_upper_layer(&self) -> Option<bool> {
+        let f = self.hdr.flags;
+        (f & RecFlag::EXECTRACE_REC_EXE_UPPER_UNKNOWN.0 == 0)
+            .then_some(f & RecFlag::EXECTRACE_REC_EXE_UPPER_LAYER.0 != 0)
+    }
     /// The captured environment block: NUL-terminated strings back to back;
     /// when truncated, the last string may lack its NUL. Empty unless asked.
     pub fn env_block(&self) -> &'a [u8] {
@@ -410,6 +423,7 @@ impl<'a> EventRef<'a> {
             exe_inode: self.exe_inode(),
             exe_dev: self.exe_dev(),
             exe_memfd: self.exe_memfd(),
+            exe_upper_layer: self.exe_upper_layer(),
             env: self.env().map(os).collect(),
             env_size: self.env_size(),
             env_truncated: self.env_truncated(),
@@ -706,6 +720,10 @@ pub mod flags {
     pub const ENV_TRUNCATED: u32 = F::EXECTRACE_REC_ENV_TRUNCATED.0;
     /// The environment's memory could not be read.
     pub const ENV_FAULT: u32 = F::EXECTRACE_REC_ENV_FAULT.0;
+    /// The program file is in an overlayfs upper layer.
+    pub const EXE_UPPER_LAYER: u32 = F::EXECTRACE_REC_EXE_UPPER_LAYER.0;
+    /// The program file is on overlayfs; its layer is unknown on this kernel.
+    pub const EXE_UPPER_UNKNOWN: u32 = F::EXECTRACE_REC_EXE_UPPER_UNKNOWN.0;
     /// The paths were asked for.
     pub const HAS_PATHS: u32 = F::EXECTRACE_REC_HAS_PATHS.0;
     /// exe_path is beyond the walk's bounds.

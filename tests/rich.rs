@@ -612,3 +612,68 @@ fn cost_per_exec_of_each_option() {
     }
     fs::write("/proc/sys/kernel/bpf_stats_enabled", old.trim()).unwrap();
 }
+
+/// In a private mount namespace with an overlay mounted: a program from
+/// the lower layer and one from the upper layer; only the second sets
+/// exe_upper_layer. Before 5.11 the kernel has no BTF of the overlay
+/// module and the layer is flagged unknown, for both alike.
+#[test]
+fn exe_upper_layer_only_for_the_overlay_upper_layer() {
+    let ts = both_objects(TracerOpts::default());
+    if ts.is_empty() {
+        return;
+    }
+    let top = tempdir("overlay");
+    for d in ["lower", "upper", "work", "merged"] {
+        fs::create_dir(top.join(d)).unwrap();
+    }
+    for (d, name) in [("lower", "low"), ("upper", "up")] {
+        let p = top.join(d).join(name);
+        fs::copy("/bin/true", &p).unwrap();
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let (m1, m2) = (marker("lower"), marker("upper"));
+    let t = top.display();
+    let script = format!(
+        "mount -t overlay overlay -o lowerdir={t}/lower,upperdir={t}/upper,workdir={t}/work {t}/merged \
+         && {t}/merged/low {m1} && {t}/merged/up {m2}"
+    );
+    let st = Command::new("unshare")
+        .args([
+            "--mount",
+            "--propagation",
+            "private",
+            "/bin/sh",
+            "-c",
+            &script,
+        ])
+        .status()
+        .expect("unshare(1) from util-linux");
+    assert!(st.success(), "overlay mount and execs: {script}");
+    let mut uts: libc::utsname = unsafe { std::mem::zeroed() };
+    // SAFETY: valid out-pointer.
+    unsafe { libc::uname(&mut uts) };
+    let rel: Vec<u32> = unsafe { std::ffi::CStr::from_ptr(uts.release.as_ptr()) }
+        .to_str()
+        .unwrap()
+        .split(|c: char| !c.is_ascii_digit())
+        .take(2)
+        .map(|n| n.parse().unwrap())
+        .collect();
+    let knowable = (rel[0], rel[1]) >= (5, 11);
+    for ((h, low), (_, up)) in marked(&ts, &m1).into_iter().zip(marked(&ts, &m2)) {
+        match (low.exe_upper_layer, up.exe_upper_layer) {
+            (Some(false), Some(true)) => {}
+            (None, None) if !knowable => {
+                assert_ne!(low.flags & flags::EXE_UPPER_UNKNOWN, 0);
+            }
+            other => panic!("{h:?}: lower, upper: {other:?} (kernel {rel:?})"),
+        }
+    }
+    let m = marker("not-overlay");
+    run(Command::new("/bin/true").arg(&m));
+    for (h, ev) in marked(&ts, &m) {
+        assert_eq!(ev.exe_upper_layer, Some(false), "{h:?}");
+    }
+    fs::remove_dir_all(top).unwrap();
+}
