@@ -190,12 +190,17 @@ fn exe_inode_and_device_are_those_stat_gives() {
     fs::remove_dir_all(dir).unwrap();
 }
 
+/// An executable copy of /bin/true at `path`.
+fn copy_of_true(path: &Path) {
+    fs::copy("/bin/true", path).unwrap();
+    fs::set_permissions(path, fs::Permissions::from_mode(0o755)).unwrap();
+}
+
 /// A copy of /bin/true that is open and already unlinked: its fd stays
 /// valid for children, which exec it through /proc/self/fd/N.
 fn deleted_copy_of_true(dir: &Path) -> fs::File {
     let path = dir.join("deleted-true");
-    fs::copy("/bin/true", &path).unwrap();
-    fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+    copy_of_true(&path);
     let f = fs::File::open(&path).unwrap();
     fs::remove_file(&path).unwrap();
     f
@@ -412,8 +417,7 @@ fn paths_keep_odd_names_and_flag_deleted_and_unresolvable_files() {
     let dir = top.join("new\nline dir");
     fs::create_dir(&dir).unwrap();
     let prog = dir.join("true\ncopy");
-    fs::copy("/bin/true", &prog).unwrap();
-    fs::set_permissions(&prog, fs::Permissions::from_mode(0o755)).unwrap();
+    copy_of_true(&prog);
     let canon = fs::canonicalize(&prog).unwrap().into_os_string();
     let m = marker("newline");
     run(Command::new(&prog).arg(&m).current_dir(&dir));
@@ -489,8 +493,7 @@ fn paths_deeper_than_the_walk_are_flagged_cut_never_wrong() {
     }
     fs::create_dir_all(&deep).unwrap();
     let prog = deep.join("true");
-    fs::copy("/bin/true", &prog).unwrap();
-    fs::set_permissions(&prog, fs::Permissions::from_mode(0o755)).unwrap();
+    copy_of_true(&prog);
     let m = marker("deep");
     run(Command::new(&prog).arg(&m).current_dir(&deep));
     for (h, ev) in marked(&ts, &m) {
@@ -629,8 +632,7 @@ fn exe_upper_layer_only_for_the_overlay_upper_layer() {
     }
     for (d, name) in [("lower", "low"), ("upper", "up")] {
         let p = top.join(d).join(name);
-        fs::copy("/bin/true", &p).unwrap();
-        fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).unwrap();
+        copy_of_true(&p);
     }
     let (m1, m2) = (marker("lower"), marker("upper"));
     let t = top.display();
