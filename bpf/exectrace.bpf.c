@@ -738,6 +738,20 @@ int BPF_PROG(process_exec, struct task_struct *task, pid_t old_pid, struct linux
 
 	if (!wanted(task, true))
 		return 0;
+	if (!HAS_ATOMICS) {
+		/*
+		 * No stack record on these kernels: the record is built in the
+		 * slot from the start, and the stack record's bytes are left out
+		 * of this frame (fill_paths needs a frame of its own beside it).
+		 */
+		s = claim_slot();
+		if (!s) {
+			__sync_fetch_and_add(&next_seq, 1);
+			count_drop();
+			return 0;
+		}
+		r = &s->rec;
+	}
 	fill_task(r, task, true);
 	r->tid = tid;
 	fill_exe(r, bprm);
@@ -772,14 +786,16 @@ int BPF_PROG(process_exec, struct task_struct *task, pid_t old_pid, struct linux
 		}
 	}
 
-	s = claim_slot();
-	if (!s) {
-		__sync_fetch_and_add(&next_seq, 1);
-		count_drop();
-		return 0;
+	if (HAS_ATOMICS) {
+		s = claim_slot();
+		if (!s) {
+			__sync_fetch_and_add(&next_seq, 1);
+			count_drop();
+			return 0;
+		}
+		__builtin_memcpy(&s->rec, r, sizeof(*r));
+		r = &s->rec;
 	}
-	__builtin_memcpy(&s->rec, r, sizeof(*r));
-	r = &s->rec;
 
 	/* The data: exe_path, cwd, filename, interp, argv, env. */
 	__u64 paths = want_paths ? fill_paths(s, task, bprm) : 0;
