@@ -28,6 +28,10 @@ const volatile __u32 filter_uid;
 const volatile bool filter_uid_on;
 const volatile bool filter_cgroup_on;
 const volatile __u32 slots_per_cpu = 2;
+/* Environment bytes captured per exec; 0: the environment is not read. */
+const volatile __u32 env_cap = 0;
+/* Resolve exe_path and cwd (walk_path). */
+const volatile bool want_paths = false;
 /*
  * This file builds two objects (build.rs). Kernels before 5.12 have no BPF
  * compare-and-swap or fetch-and-add, and their verifier rejects an
@@ -77,12 +81,36 @@ struct {
 	__type(value, __u64);
 } drops SEC(".maps");
 
-#define SCRATCH_SIZE(argv_cap) \
-	(sizeof(struct scratch_slot) + EXECTRACE_FILENAME_CAP + EXECTRACE_INTERP_CAP + (argv_cap) + EXECTRACE_FAILED_ARG_CHUNK)
+#define SCRATCH_SIZE(argv_cap, env_cap) \
+	(sizeof(struct scratch_slot) + 2 * EXECTRACE_PATH_CAP + EXECTRACE_FILENAME_CAP + EXECTRACE_INTERP_CAP + \
+	 (argv_cap) + (env_cap) + EXECTRACE_FAILED_ARG_CHUNK)
+
+/*
+ * A path walk's state (walk_path), kept in the slot rather than on the
+ * stack, which the stack record fills, and re-read every step: values
+ * loaded from a map are unknown to the verifier, so every step starts
+ * from the same state and the walk is verified in a few states per step.
+ */
+struct walk_state {
+	__u64 dentry;
+	__u64 vfsmnt;
+	__u64 mnt_root;
+	__u64 parent;
+	__u64 tmp;
+	__u64 root_dentry;
+	__u64 root_mnt;
+	__u64 pwd_dentry;
+	__u64 pwd_mnt;
+	__u32 base;	/* where the path goes in the slot's data */
+	__u32 len;
+	__u32 depth;
+	__u32 pad;
+};
 
 struct scratch_slot {
 	__u32 busy;
 	__u32 pad;
+	struct walk_state w;
 	struct exectrace_record rec;
 	char data[];
 };
@@ -93,13 +121,13 @@ struct scratch_slot {
  * a constant size. Not a per-CPU map: a preempted program would share its
  * slot with the next one on that CPU.
  * Each CPU owns slots_per_cpu slots, claimed with a compare-and-swap.
- * max_entries and value_size are set at load from the CPU count and argv_cap.
+ * max_entries and value_size are set at load from the CPU count, argv_cap and env_cap.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__uint(key_size, sizeof(__u32));
-	__uint(value_size, SCRATCH_SIZE(32768));
+	__uint(value_size, SCRATCH_SIZE(32768, 0));
 } scratch SEC(".maps");
 
 /*
@@ -284,6 +312,110 @@ static __always_inline void fill_task(struct exectrace_record *r, struct task_st
 	}
 	r->err = 0;
 	r->flags = 0;
+	r->env_size = 0;
+	r->env_len = 0;
+	r->exe_path_len = 0;
+	r->cwd_len = 0;
+}
+
+/*
+ * The audit identity and the controlling terminal: loginuid and sessionid
+ * exist only with CONFIG_AUDIT (flagged unknown without it), the tty only
+ * for a process that has one (empty name otherwise). The tty's name is the
+ * kernel's ("pts3"); user space presents it as a /dev path ("pts/3").
+ */
+static __always_inline void fill_identity(struct exectrace_record *r, struct task_struct *task, bool btf)
+{
+	struct tty_struct *tty;
+
+	if (bpf_core_field_exists(task->loginuid) && bpf_core_field_exists(task->sessionid)) {
+		r->loginuid = TASK_READ(btf, task, loginuid.val);
+		r->sessionid = TASK_READ(btf, task, sessionid);
+	} else {
+		r->loginuid = (__u32)-1;
+		r->sessionid = (__u32)-1;
+		r->flags |= EXECTRACE_REC_AUDIT_UNKNOWN;
+	}
+	__builtin_memset(r->tty, 0, sizeof(r->tty));
+	tty = TASK_READ2(btf, task, signal, tty);
+	if (tty && bpf_probe_read_kernel_str(r->tty, sizeof(r->tty), tty->name) >= (long)sizeof(r->tty))
+		r->flags |= EXECTRACE_REC_TTY_TRUNCATED;
+}
+
+#define OVERLAYFS_SUPER_MAGIC 0x794c7630
+#define TMPFS_MAGIC 0x01021994
+#define HUGETLBFS_MAGIC 0x958458f6
+
+/*
+ * On overlayfs, whether the file is in the upper layer: its overlay inode
+ * (struct ovl_inode around the VFS inode) has an upper dentry. The type is
+ * the overlay module's: without its BTF the layer is flagged unknown.
+ * r->tty is the scratch (filled afterwards by fill_identity); the inode's
+ * address is read as a number, not used as a BTF pointer, because it is
+ * moved back to the struct around it.
+ */
+static __always_inline void fill_upper(struct exectrace_record *r, struct file *file)
+{
+	__u64 *tmp = (__u64 *)r->tty;
+
+	if (!bpf_core_type_exists(struct ovl_inode) ||
+	    !bpf_core_field_exists(struct ovl_inode, __upperdentry) ||
+	    bpf_core_read(&tmp[0], sizeof(tmp[0]), &file->f_inode)) {
+		r->flags |= EXECTRACE_REC_EXE_UPPER_UNKNOWN;
+		return;
+	}
+	struct ovl_inode *oi = (struct ovl_inode *)(tmp[0] - bpf_core_field_offset(struct ovl_inode, vfs_inode));
+
+	if (bpf_core_read(&tmp[1], sizeof(tmp[1]), &oi->__upperdentry))
+		r->flags |= EXECTRACE_REC_EXE_UPPER_UNKNOWN;
+	else if (tmp[1])
+		r->flags |= EXECTRACE_REC_EXE_UPPER_LAYER;
+}
+
+/*
+ * The file that runs: its inode and device, and whether it is a memfd.
+ * A memfd is a shmem or hugetlbfs file made by memfd_create(): no link
+ * (nlink 0), a dentry of its own that is in no directory (its parent is
+ * itself), named "memfd:NAME". A deleted tmpfs file has nlink 0 too but
+ * still has its directory as parent; an O_TMPFILE one is named "#INO";
+ * SysV shm and shared anonymous maps are not memfd_create's names.
+ * Only a shmem or hugetlbfs file pays for more than the magic's load.
+ * Called before fill_identity.
+ */
+static __always_inline void fill_exe(struct exectrace_record *r, struct linux_binprm *bprm)
+{
+	struct file *file = bprm->file;
+	struct inode *inode;
+	struct super_block *sb;
+	unsigned long magic;
+
+	r->exe_ino = 0;
+	r->exe_dev = 0;
+	if (!file)
+		return;
+	inode = file->f_inode;
+	sb = inode->i_sb;
+	r->exe_ino = inode->i_ino;
+	r->exe_dev = sb->s_dev;
+	magic = sb->s_magic;
+	if (magic == OVERLAYFS_SUPER_MAGIC) {
+		fill_upper(r, file);
+		return;
+	}
+	if (magic != TMPFS_MAGIC && magic != HUGETLBFS_MAGIC)
+		return;
+	if (inode->__i_nlink != 0)
+		return;
+	struct dentry *d = file->f_path.dentry;
+	/* The name's start goes where tty goes next (fill_identity): no stack to spare. */
+	char *p = r->tty;
+
+	if (d->d_parent != d)
+		return;
+	if (bpf_probe_read_kernel(p, 6, d->d_name.name))
+		return;
+	if (p[0] == 'm' && p[1] == 'e' && p[2] == 'm' && p[3] == 'f' && p[4] == 'd' && p[5] == ':')
+		r->flags |= EXECTRACE_REC_EXE_MEMFD;
 }
 
 /*
@@ -323,7 +455,8 @@ static __always_inline void submit(struct exectrace_record *r, __u64 data_len)
 {
 	__u64 size = sizeof(*r) + data_len;
 
-	if (size > sizeof(*r) + EXECTRACE_FILENAME_CAP + EXECTRACE_INTERP_CAP + EXECTRACE_ARGV_CAP_MAX)
+	if (size > sizeof(*r) + 2 * EXECTRACE_PATH_CAP + EXECTRACE_FILENAME_CAP + EXECTRACE_INTERP_CAP +
+		       EXECTRACE_ARGV_CAP_MAX + EXECTRACE_ENV_CAP_MAX)
 		return;
 	r->seq = take_seq();
 	if (bpf_ringbuf_output(&events, r, size, wake_flags()))
@@ -406,7 +539,7 @@ int BPF_PROG(task_rename_fallback, struct task_struct *task, const char *comm)
  * fill before the copy into the ring. Longer ones, and scripts, take a slot.
  */
 #define STACK_FILENAME_CAP 96
-#define STACK_ARGV_CAP 192
+#define STACK_ARGV_CAP 152
 
 struct stack_record {
 	struct exectrace_record rec;
@@ -414,24 +547,183 @@ struct stack_record {
 };
 
 /*
- * argv from the new mm: the first `len` (at most `cap`) of its `size` bytes,
- * into `dst`. The bound is checked again here, on the register passed to
- * the helper: the 5.10 verifier does not carry a bound learned earlier to
- * a copy the compiler spilled before the comparison.
+ * A block of the new mm (argv, or the environment): the first `len` (at
+ * most `cap`) of its `size` bytes, into `dst`; `fault` or `cut` flagged.
+ * The bound is checked again here, on the register passed to the helper:
+ * the 5.10 verifier does not carry a bound learned earlier to a copy the
+ * compiler spilled before the comparison.
  */
-static __always_inline __u64 read_argv(struct exectrace_record *r, char *dst, __u64 len, __u64 cap,
-				       __u64 size, unsigned long start)
+static __always_inline __u64 read_block(struct exectrace_record *r, char *dst, __u64 len, __u64 cap,
+					__u64 size, unsigned long start, __u32 fault, __u32 cut)
 {
 	asm volatile("" : "+r"(len));
 	if (len > cap)
 		len = cap;
 	if (len && bpf_probe_read_user(dst, len, (const void *)start)) {
-		r->flags |= EXECTRACE_REC_ARGV_FAULT;
+		r->flags |= fault;
 		len = 0;
 	}
 	if (len < size)
-		r->flags |= EXECTRACE_REC_ARGV_TRUNCATED;
+		r->flags |= cut;
+	return len;
+}
+
+static __always_inline __u64 read_argv(struct exectrace_record *r, char *dst, __u64 len, __u64 cap,
+				       __u64 size, unsigned long start)
+{
+	len = read_block(r, dst, len, cap, size, start, EXECTRACE_REC_ARGV_FAULT,
+			 EXECTRACE_REC_ARGV_TRUNCATED);
 	r->argv_len = len;
+	return len;
+}
+
+
+enum walk_result { WALK_DONE, WALK_CUT, WALK_UNRESOLVED };
+
+/*
+ * The path of (w->dentry, w->vfsmnt) from the task's root (w->root_*):
+ * what d_path() gives, walked without it (bpf_d_path is not allowed at
+ * these hooks). Up through d_parent to the mount's root, then to the
+ * mount point in the parent mount (struct mount, around the vfsmount),
+ * until the task's root. Components go to s->data + w->base leaf first,
+ * each NUL-terminated: a name cannot hold '/' or NUL, so user space joins
+ * them back exactly, newlines and all. Sets w->len to the bytes written.
+ * WALK_CUT: deeper or longer than the bounds (the components nearest the
+ * file are kept). WALK_UNRESOLVED: the root cannot be reached (a file in
+ * no directory such as a memfd, one outside the task's root, a failed
+ * read). Like the kernel's own walk without its rename lock, a rename of
+ * an ancestor during the walk can mix its old and new names.
+ */
+static __always_inline enum walk_result walk_path(struct scratch_slot *s)
+{
+	struct walk_state *w = &s->w;
+
+	/* Kernel pointers are taken out of the slot before a CO-RE read uses them. */
+	struct vfsmount *vm = (struct vfsmount *)w->vfsmnt;
+
+	w->len = 0;
+	w->depth = 0;
+	if (bpf_core_read(&w->mnt_root, sizeof(w->mnt_root), &vm->mnt_root))
+		return WALK_UNRESOLVED;
+	for (__u32 i = 0; i < EXECTRACE_PATH_MAX_DEPTH + EXECTRACE_PATH_MAX_MOUNTS; i++) {
+		struct dentry *d = (struct dentry *)*(volatile __u64 *)&w->dentry;
+
+		if ((__u64)d == w->root_dentry && w->vfsmnt == w->root_mnt)
+			return WALK_DONE;
+		if (bpf_core_read(&w->parent, sizeof(w->parent), &d->d_parent))
+			return WALK_UNRESOLVED;
+		if ((__u64)d == w->mnt_root || (__u64)d == w->parent) {
+			struct mount *mnt = (struct mount *)(w->vfsmnt - bpf_core_field_offset(struct mount, mnt));
+
+			/* The root of a dentry tree that is not its mount's: a pseudo file. */
+			if ((__u64)d != w->mnt_root)
+				return WALK_UNRESOLVED;
+			if (bpf_core_read(&w->tmp, sizeof(w->tmp), &mnt->mnt_parent))
+				return WALK_UNRESOLVED;
+			/* The namespace's root, and the task's root not met: outside it. */
+			if (w->tmp == (__u64)mnt)
+				return WALK_UNRESOLVED;
+			if (bpf_core_read(&w->dentry, sizeof(w->dentry), &mnt->mnt_mountpoint))
+				return WALK_UNRESOLVED;
+			w->vfsmnt = w->tmp + bpf_core_field_offset(struct mount, mnt);
+			vm = (struct vfsmount *)w->vfsmnt;
+			if (bpf_core_read(&w->mnt_root, sizeof(w->mnt_root), &vm->mnt_root))
+				return WALK_UNRESOLVED;
+			continue;
+		}
+		if (*(volatile __u32 *)&w->depth >= EXECTRACE_PATH_MAX_DEPTH)
+			return WALK_CUT;
+		if (bpf_core_read(&w->tmp, sizeof(w->tmp), &d->d_name.name))
+			return WALK_UNRESOLVED;
+		/* Offsets re-read from the map and bounded right here (see clamp_len). */
+		__u64 at = *(volatile __u32 *)&w->base;
+		__u64 len = *(volatile __u32 *)&w->len;
+
+		if (len > EXECTRACE_PATH_CAP - EXECTRACE_PATH_NAME_ROOM)
+			return WALK_CUT;
+		if (at > EXECTRACE_PATH_CAP)
+			return WALK_UNRESOLVED;
+		const void *name = (const void *)w->tmp;
+		long n = bpf_probe_read_kernel_str(s->data + at + len, EXECTRACE_PATH_NAME_ROOM, name);
+
+		if (n <= 1)
+			return WALK_UNRESOLVED;
+		w->len += n;
+		w->depth++;
+		w->dentry = w->parent;
+	}
+	return WALK_CUT;
+}
+
+/* The file, or directory, is no longer linked where its path says. */
+static __always_inline bool unlinked(struct dentry *d)
+{
+	return d->d_inode && (d->d_inode->__i_nlink == 0 || (!d->d_hash.pprev && d->d_parent != d));
+}
+
+/* Walk one path; its length, 0 when unresolved, and its flags. */
+static __always_inline __u64 one_path(struct scratch_slot *s, __u32 cut, __u32 unresolved)
+{
+	enum walk_result res = walk_path(s);
+	__u64 len = *(volatile __u32 *)&s->w.len;
+
+	if (res == WALK_CUT)
+		s->rec.flags |= cut;
+	if (res == WALK_UNRESOLVED) {
+		s->rec.flags |= unresolved;
+		len = 0;
+	}
+	if (len > EXECTRACE_PATH_CAP)
+		len = 0;
+	return len;
+}
+
+/*
+ * exe_path (bprm->file, what /proc/PID/exe names) and cwd (fs->pwd), both
+ * from the exec'ing task's root (fs->root) in its mount namespace, into
+ * s->data. Returns the bytes written, exe_path's then cwd's.
+ *
+ * A function of its own, with a frame of its own: the verifier allows 512
+ * bytes of stack for the deepest chain of frames (each rounded up to 32),
+ * process_exec's is mostly the stack record, and this one's spills must
+ * not add to it. So the walks keep their state in the slot.
+ */
+static __noinline __u64 fill_paths(struct scratch_slot *s, struct task_struct *task,
+				   struct linux_binprm *bprm)
+{
+	struct fs_struct *fs = task->fs;
+	struct file *file = bprm->file;
+	struct walk_state *w = &s->w;
+	__u64 len;
+
+	s->rec.flags |= EXECTRACE_REC_HAS_PATHS;
+	if (!fs || !file) {
+		s->rec.flags |= EXECTRACE_REC_EXE_PATH_UNRESOLVED | EXECTRACE_REC_CWD_UNRESOLVED;
+		return 0;
+	}
+	w->root_dentry = (__u64)fs->root.dentry;
+	w->root_mnt = (__u64)fs->root.mnt;
+	w->pwd_dentry = (__u64)fs->pwd.dentry;
+	w->pwd_mnt = (__u64)fs->pwd.mnt;
+	if (unlinked(fs->pwd.dentry))
+		s->rec.flags |= EXECTRACE_REC_CWD_DELETED;
+	if (unlinked(file->f_path.dentry))
+		s->rec.flags |= EXECTRACE_REC_EXE_DELETED;
+	w->dentry = (__u64)file->f_path.dentry;
+	w->vfsmnt = (__u64)file->f_path.mnt;
+	w->base = 0;
+	len = one_path(s, EXECTRACE_REC_EXE_PATH_CUT, EXECTRACE_REC_EXE_PATH_UNRESOLVED);
+	s->rec.exe_path_len = len;
+
+	w->dentry = w->pwd_dentry;
+	w->vfsmnt = w->pwd_mnt;
+	w->base = len;
+	len = one_path(s, EXECTRACE_REC_CWD_CUT, EXECTRACE_REC_CWD_UNRESOLVED);
+	s->rec.cwd_len = len;
+	/* Re-read: a value from the map is one state for the verifier, whatever the walks did. */
+	len = (__u64)*(volatile __u16 *)&s->rec.exe_path_len + *(volatile __u16 *)&s->rec.cwd_len;
+	if (len > 2 * EXECTRACE_PATH_CAP)
+		len = 2 * EXECTRACE_PATH_CAP;
 	return len;
 }
 
@@ -446,8 +738,24 @@ int BPF_PROG(process_exec, struct task_struct *task, pid_t old_pid, struct linux
 
 	if (!wanted(task, true))
 		return 0;
+	if (!HAS_ATOMICS) {
+		/*
+		 * No stack record on these kernels: the record is built in the
+		 * slot from the start, and the stack record's bytes are left out
+		 * of this frame (fill_paths needs a frame of its own beside it).
+		 */
+		s = claim_slot();
+		if (!s) {
+			__sync_fetch_and_add(&next_seq, 1);
+			count_drop();
+			return 0;
+		}
+		r = &s->rec;
+	}
 	fill_task(r, task, true);
 	r->tid = tid;
+	fill_exe(r, bprm);
+	fill_identity(r, task, true);
 	if (!recall_comm(tid, (__u64)task->mm, r->comm)) {
 		bpf_get_current_comm(r->comm, sizeof(r->comm));
 		r->flags |= EXECTRACE_REC_COMM_AFTER_EXEC;
@@ -466,7 +774,8 @@ int BPF_PROG(process_exec, struct task_struct *task, pid_t old_pid, struct linux
 	r->argc = bprm->argc;
 	r->argv_size = size;
 	r->interp_len = 0;
-	if (HAS_ATOMICS && !has_interp && len <= STACK_ARGV_CAP) {
+	/* The environment and the paths are never read on this path: they have budgets of their own. */
+	if (HAS_ATOMICS && !has_interp && !env_cap && !want_paths && len <= STACK_ARGV_CAP) {
 		n = bpf_probe_read_kernel_str(sr.data, STACK_FILENAME_CAP, filename);
 		if (n > 0 && n < STACK_FILENAME_CAP) {
 			off = clamp_len(n, STACK_FILENAME_CAP);
@@ -477,32 +786,60 @@ int BPF_PROG(process_exec, struct task_struct *task, pid_t old_pid, struct linux
 		}
 	}
 
-	s = claim_slot();
-	if (!s) {
-		__sync_fetch_and_add(&next_seq, 1);
-		count_drop();
-		return 0;
+	if (HAS_ATOMICS) {
+		s = claim_slot();
+		if (!s) {
+			__sync_fetch_and_add(&next_seq, 1);
+			count_drop();
+			return 0;
+		}
+		__builtin_memcpy(&s->rec, r, sizeof(*r));
+		r = &s->rec;
 	}
-	__builtin_memcpy(&s->rec, r, sizeof(*r));
-	r = &s->rec;
 
-	n = bpf_probe_read_kernel_str(s->data, EXECTRACE_FILENAME_CAP, filename);
+	/* The data: exe_path, cwd, filename, interp, argv, env. */
+	__u64 paths = want_paths ? fill_paths(s, task, bprm) : 0;
+	char *data = s->data + paths;
+
+	n = bpf_probe_read_kernel_str(data, EXECTRACE_FILENAME_CAP, filename);
 	if (n >= EXECTRACE_FILENAME_CAP)
 		r->flags |= EXECTRACE_REC_FILENAME_TRUNCATED;
 	off = clamp_len(n, EXECTRACE_FILENAME_CAP);
 	r->filename_len = off;
 	if (has_interp) {
 		r->flags |= EXECTRACE_REC_HAS_INTERP;
-		n = bpf_probe_read_kernel_str(s->data + off, EXECTRACE_INTERP_CAP, interp);
+		n = bpf_probe_read_kernel_str(data + off, EXECTRACE_INTERP_CAP, interp);
 		if (n >= EXECTRACE_INTERP_CAP)
 			r->flags |= EXECTRACE_REC_INTERP_TRUNCATED;
 		n = clamp_len(n, EXECTRACE_INTERP_CAP);
 		r->interp_len = n;
 		off += n;
 	}
-	len = read_argv(r, s->data + off, len,
+	len = read_argv(r, data + off, len,
 			argv_cap < EXECTRACE_ARGV_CAP_MAX ? argv_cap : EXECTRACE_ARGV_CAP_MAX, size, start);
-	submit(r, off + len);
+	asm volatile("" : "+r"(len));
+	if (len > EXECTRACE_ARGV_CAP_MAX)
+		len = EXECTRACE_ARGV_CAP_MAX;
+	off += len;
+	if (env_cap) {
+		/* Exactly as argv: one read of env_start..env_end, the true size beside it. */
+		unsigned long es = mm->env_start;
+		unsigned long ee = mm->env_end;
+		__u64 esize = ee > es ? ee - es : 0;
+		__u64 elen = esize > env_cap ? env_cap : esize;
+
+		r->flags |= EXECTRACE_REC_HAS_ENV;
+		r->env_size = esize;
+		elen = read_block(r, data + off, elen,
+				  env_cap < EXECTRACE_ENV_CAP_MAX ? env_cap : EXECTRACE_ENV_CAP_MAX, esize, es,
+				  EXECTRACE_REC_ENV_FAULT, EXECTRACE_REC_ENV_TRUNCATED);
+		asm volatile("" : "+r"(elen));
+		if (elen > EXECTRACE_ENV_CAP_MAX)
+			elen = EXECTRACE_ENV_CAP_MAX;
+		r->env_len = elen;
+		off += elen;
+	}
+	submit(r, paths + off);
 	release_slot(s);
 	return 0;
 }
@@ -542,6 +879,9 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	r->err = ret;
 	r->flags = EXECTRACE_REC_FAILED;
 	bpf_get_current_comm(r->comm, sizeof(r->comm));
+	fill_identity(r, task, false);
+	r->exe_ino = 0;
+	r->exe_dev = 0;
 	if (nr == NR_execve) {
 		filename = (const char *)BPF_CORE_READ(regs, di);
 		argv = (const char *const *)BPF_CORE_READ(regs, si);

@@ -52,6 +52,73 @@ struct cred {
 struct mm_struct {
 	unsigned long arg_start;
 	unsigned long arg_end;
+	unsigned long env_start;
+	unsigned long env_end;
+};
+
+struct qstr {
+	unsigned int len;	/* in an anonymous union in the kernel: CO-RE finds it */
+	const unsigned char *name;
+};
+
+struct super_block {
+	unsigned int s_dev;	/* dev_t */
+	unsigned long s_magic;
+};
+
+struct inode {
+	unsigned long i_ino;
+	unsigned int __i_nlink;	/* in a union with i_nlink */
+	struct super_block *i_sb;
+};
+
+struct hlist_bl_node {
+	struct hlist_bl_node *next, **pprev;
+};
+
+struct dentry {
+	struct hlist_bl_node d_hash;
+	struct dentry *d_parent;
+	struct qstr d_name;
+	struct inode *d_inode;
+};
+
+struct vfsmount {
+	struct dentry *mnt_root;
+};
+
+struct mount {
+	struct mount *mnt_parent;
+	struct dentry *mnt_mountpoint;
+	struct vfsmount mnt;
+};
+
+struct path {
+	struct vfsmount *mnt;
+	struct dentry *dentry;
+};
+
+struct file {
+	struct path f_path;
+	struct inode *f_inode;
+};
+
+struct fs_struct {
+	struct path root, pwd;
+};
+
+/* overlayfs's inode (a module's type: CO-RE finds it in the module's BTF, 5.11+) */
+struct ovl_inode {
+	struct dentry *__upperdentry;
+	struct inode vfs_inode;
+};
+
+struct tty_struct {
+	char name[64];
+};
+
+struct signal_struct {
+	struct tty_struct *tty;
 };
 
 struct thread_info {
@@ -67,6 +134,10 @@ struct task_struct {
 	const struct cred *real_cred;
 	struct mm_struct *mm;
 	char comm[16];
+	struct fs_struct *fs;
+	struct signal_struct *signal;
+	kuid_t loginuid;	/* CONFIG_AUDIT only */
+	unsigned int sessionid;	/* CONFIG_AUDIT only */
 };
 
 struct linux_binprm {
@@ -74,6 +145,7 @@ struct linux_binprm {
 	int argc;
 	const char *filename;
 	const char *interp;
+	struct file *file;
 };
 
 struct pt_regs {

@@ -4,8 +4,9 @@
 //! from the skeleton's BTF-generated types. A record is untrusted input as far
 //! as this decoder is concerned: every length is checked against the bytes
 //! actually received.
+use std::borrow::Cow;
 use std::ffi::{OsStr, OsString};
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
 use crate::skel::types::{exectrace_record as RawRecord, exectrace_record_flags as RecFlag};
 
@@ -56,6 +57,65 @@ pub struct Event {
     pub result: i32,
     /// Raw record flags (`EXECTRACE_REC_*` of bpf/exectrace.h).
     pub flags: u32,
+    /// Audit login uid (who logged in, `/proc/PID/loginuid`): 4294967295
+    /// when unset. `None` when the kernel has no audit support
+    /// (`CONFIG_AUDIT`; flag [`flags::AUDIT_UNKNOWN`]).
+    pub loginuid: Option<u32>,
+    /// Audit session id (`/proc/PID/sessionid`): 4294967295 when unset.
+    /// `None` as for `loginuid`.
+    pub sessionid: Option<u32>,
+    /// Controlling terminal, named as under /dev (`pts/3`, `tty1`,
+    /// `ttyS0`); empty when the process has none. The kernel calls a
+    /// pseudo-terminal `pts3`: see [`EventRef::tty`].
+    pub tty: OsString,
+    /// Inode number of the file that runs, as `stat(2)`'s `st_ino`. The
+    /// file that runs is what `/proc/PID/exe` names: for a script, its
+    /// interpreter. 0 for a failed exec.
+    pub exe_inode: u64,
+    /// Device of the file that runs, as `stat(2)`'s `st_dev` (glibc's
+    /// `makedev(major, minor)`). 0 for a failed exec.
+    pub exe_dev: u64,
+    /// The program runs from a memfd (`memfd_create`: fileless execution).
+    pub exe_memfd: bool,
+    /// The program file is on overlayfs and in its upper layer: added or
+    /// changed in a container after it started from its image. `Some(false)`
+    /// for any other file; `None` for a file on overlayfs whose layer this
+    /// kernel cannot tell (no BTF of the overlay module when the tracer
+    /// loaded: kernels before 5.11, or without CONFIG_DEBUG_INFO_BTF_MODULES;
+    /// flag [`flags::EXE_UPPER_UNKNOWN`]).
+    pub exe_upper_layer: Option<bool>,
+    /// The new process's environment (`NAME=value` strings as in
+    /// /proc/PID/environ), with [`crate::TracerOpts::include_env`]; empty
+    /// otherwise, and for failed execs.
+    pub env: Vec<OsString>,
+    /// True environment size in bytes (NULs included), also when `env` is
+    /// truncated; 0 when not asked.
+    pub env_size: u32,
+    /// `env` is only a prefix, cut at the budget (the last string may be
+    /// cut short), or could not be read at all.
+    pub env_truncated: bool,
+    /// With [`crate::TracerOpts::paths`]: the absolute path of the file
+    /// that runs, symlinks resolved, as /proc/PID/exe names it (for a
+    /// script, its interpreter). It is relative to the exec'ing task's root
+    /// directory (a chroot's, a container's) in its mount namespace. `None`
+    /// when not asked, when cut ([`Event::exe_path_cut`]) and when it
+    /// cannot be named from that root (a memfd, a file outside the root;
+    /// flag [`flags::EXE_PATH_UNRESOLVED`]): never a wrong or partial path.
+    /// A deleted file has the path it had ([`Event::exe_deleted`]).
+    pub exe_path: Option<OsString>,
+    /// With `paths`: the working directory at exec, as /proc/PID/cwd names
+    /// it, relative to the same root; `None` as for `exe_path`.
+    pub cwd: Option<OsString>,
+    /// With `paths`: `exe_path` was deeper or longer than the walk's bounds
+    /// (64 components, 4096 bytes); only the components nearest the file
+    /// were captured ([`EventRef::exe_path_components`]).
+    pub exe_path_cut: bool,
+    /// With `paths`: `cwd` was beyond the walk's bounds.
+    pub cwd_cut: bool,
+    /// With `paths`: the file that runs had been deleted (unlinked).
+    pub exe_deleted: bool,
+    /// With `paths`: the working directory had been removed.
+    pub cwd_deleted: bool,
 }
 
 impl Event {
@@ -73,9 +133,12 @@ pub struct DecodeError(pub &'static str);
 #[derive(Debug, Clone, Copy)]
 pub struct EventRef<'a> {
     hdr: RawRecord,
+    exe_path: &'a [u8],
+    cwd: &'a [u8],
     filename: &'a [u8],
     interpreter: Option<&'a [u8]>,
     argv: &'a [u8],
+    env: &'a [u8],
 }
 
 /// Flags that make an event "truncated".
@@ -95,25 +158,37 @@ impl<'a> EventRef<'a> {
         // copes with any alignment.
         let hdr: RawRecord = unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast()) };
         let body = &bytes[HEADER_LEN..];
-        let fname_len = hdr.filename_len as usize;
-        let interp_len = hdr.interp_len as usize;
-        let argv_len = hdr.argv_len as usize;
-        if fname_len + interp_len + argv_len != body.len() {
+        let lens = [
+            hdr.exe_path_len as usize,
+            hdr.cwd_len as usize,
+            hdr.filename_len as usize,
+            hdr.interp_len as usize,
+            hdr.argv_len as usize,
+            hdr.env_len as usize,
+        ];
+        if lens.iter().sum::<usize>() != body.len() {
             return Err(DecodeError("record lengths do not add up to its size"));
         }
         let has_interp = hdr.flags & RecFlag::EXECTRACE_REC_HAS_INTERP.0 != 0;
-        if !has_interp && interp_len != 0 {
+        if !has_interp && hdr.interp_len != 0 {
             return Err(DecodeError(
                 "interpreter bytes without the interpreter flag",
             ));
         }
-        let (filename, rest) = body.split_at(fname_len);
-        let (interp, argv) = rest.split_at(interp_len);
+        let mut rest = body;
+        let [exe_path, cwd, filename, interp, argv, env] = lens.map(|n| {
+            let (part, tail) = rest.split_at(n);
+            rest = tail;
+            part
+        });
         Ok(EventRef {
             hdr,
+            exe_path,
+            cwd,
             filename,
             interpreter: has_interp.then_some(interp),
             argv,
+            env,
         })
     }
 
@@ -177,6 +252,118 @@ impl<'a> EventRef<'a> {
     pub fn argv_size(&self) -> u32 {
         self.hdr.argv_size
     }
+    /// See [`Event::loginuid`].
+    pub fn loginuid(&self) -> Option<u32> {
+        self.audit_known().then_some(self.hdr.loginuid)
+    }
+    /// See [`Event::sessionid`].
+    pub fn sessionid(&self) -> Option<u32> {
+        self.audit_known().then_some(self.hdr.sessionid)
+    }
+    fn audit_known(&self) -> bool {
+        self.hdr.flags & RecFlag::EXECTRACE_REC_AUDIT_UNKNOWN.0 == 0
+    }
+    /// The controlling terminal as the kernel names it (`pts3`), without
+    /// NUL padding; empty when none.
+    pub fn tty_kernel_name(&self) -> &[u8] {
+        // SAFETY: [i8; N] and [u8; N] have the same layout.
+        let raw: &[u8] = unsafe { &*(&self.hdr.tty[..] as *const [i8] as *const [u8]) };
+        let end = raw.iter().position(|&b| b == 0).unwrap_or(raw.len());
+        &raw[..end]
+    }
+    /// See [`Event::tty`]: the kernel's name with a pseudo-terminal's
+    /// `ptsN` written `pts/N`, its path under /dev (what `ps` and `tty(1)`
+    /// show). Allocates only for those. Other kernel names are already
+    /// their /dev name.
+    pub fn tty(&self) -> Cow<'_, [u8]> {
+        tty_dev_name(self.tty_kernel_name())
+    }
+    /// See [`Event::exe_inode`].
+    pub fn exe_inode(&self) -> u64 {
+        self.hdr.exe_ino
+    }
+    /// See [`Event::exe_dev`]: the kernel's dev_t (MAJOR << 20 | MINOR)
+    /// re-encoded as user space's.
+    pub fn exe_dev(&self) -> u64 {
+        let dev = self.hdr.exe_dev as u64;
+        makedev(dev >> 20, dev & 0xf_ffff)
+    }
+    /// See [`Event::exe_memfd`].
+    pub fn exe_memfd(&self) -> bool {
+        self.hdr.flags & RecFlag::EXECTRACE_REC_EXE_MEMFD.0 != 0
+    }
+    /// See [`Event::exe_upper_layer`].
+    pub fn exe_upper_layer(&self) -> Option<bool> {
+        let f = self.hdr.flags;
+        (f & RecFlag::EXECTRACE_REC_EXE_UPPER_UNKNOWN.0 == 0)
+            .then_some(f & RecFlag::EXECTRACE_REC_EXE_UPPER_LAYER.0 != 0)
+    }
+    /// The captured environment block: NUL-terminated strings back to back;
+    /// when truncated, the last string may lack its NUL. Empty unless asked.
+    pub fn env_block(&self) -> &'a [u8] {
+        self.env
+    }
+    /// See [`Event::env`].
+    pub fn env(&self) -> impl Iterator<Item = &'a [u8]> + 'a {
+        split_args(self.env)
+    }
+    /// See [`Event::env_size`].
+    pub fn env_size(&self) -> u32 {
+        self.hdr.env_size
+    }
+    /// The components of `exe_path` as captured, the file's name first,
+    /// up to the root (or to the walk's bound when cut). Empty when not
+    /// asked or unresolved.
+    pub fn exe_path_components(&self) -> impl Iterator<Item = &'a [u8]> + 'a {
+        split_args(self.exe_path)
+    }
+    /// The components of `cwd` as captured, innermost first.
+    pub fn cwd_components(&self) -> impl Iterator<Item = &'a [u8]> + 'a {
+        split_args(self.cwd)
+    }
+    /// See [`Event::exe_path`].
+    pub fn exe_path(&self) -> Option<Vec<u8>> {
+        self.resolved(
+            self.exe_path,
+            RecFlag::EXECTRACE_REC_EXE_PATH_CUT.0 | RecFlag::EXECTRACE_REC_EXE_PATH_UNRESOLVED.0,
+        )
+    }
+    /// See [`Event::cwd`].
+    pub fn cwd(&self) -> Option<Vec<u8>> {
+        self.resolved(
+            self.cwd,
+            RecFlag::EXECTRACE_REC_CWD_CUT.0 | RecFlag::EXECTRACE_REC_CWD_UNRESOLVED.0,
+        )
+    }
+    fn resolved(&self, components: &[u8], not_whole: u32) -> Option<Vec<u8>> {
+        let flags = self.hdr.flags;
+        if flags & RecFlag::EXECTRACE_REC_HAS_PATHS.0 == 0 || flags & not_whole != 0 {
+            return None;
+        }
+        Some(join_path(components))
+    }
+    /// See [`Event::exe_path_cut`].
+    pub fn exe_path_cut(&self) -> bool {
+        self.hdr.flags & RecFlag::EXECTRACE_REC_EXE_PATH_CUT.0 != 0
+    }
+    /// See [`Event::cwd_cut`].
+    pub fn cwd_cut(&self) -> bool {
+        self.hdr.flags & RecFlag::EXECTRACE_REC_CWD_CUT.0 != 0
+    }
+    /// See [`Event::exe_deleted`].
+    pub fn exe_deleted(&self) -> bool {
+        self.hdr.flags & RecFlag::EXECTRACE_REC_EXE_DELETED.0 != 0
+    }
+    /// See [`Event::cwd_deleted`].
+    pub fn cwd_deleted(&self) -> bool {
+        self.hdr.flags & RecFlag::EXECTRACE_REC_CWD_DELETED.0 != 0
+    }
+    /// See [`Event::env_truncated`].
+    pub fn env_truncated(&self) -> bool {
+        self.hdr.flags
+            & (RecFlag::EXECTRACE_REC_ENV_TRUNCATED.0 | RecFlag::EXECTRACE_REC_ENV_FAULT.0)
+            != 0
+    }
     /// See [`Event::truncated`].
     pub fn truncated(&self) -> bool {
         self.hdr.flags & TRUNCATION != 0
@@ -230,7 +417,60 @@ impl<'a> EventRef<'a> {
             truncated: self.truncated(),
             result: self.result(),
             flags: self.flags(),
+            loginuid: self.loginuid(),
+            sessionid: self.sessionid(),
+            tty: os(&self.tty()),
+            exe_inode: self.exe_inode(),
+            exe_dev: self.exe_dev(),
+            exe_memfd: self.exe_memfd(),
+            exe_upper_layer: self.exe_upper_layer(),
+            env: self.env().map(os).collect(),
+            env_size: self.env_size(),
+            env_truncated: self.env_truncated(),
+            exe_path: self.exe_path().map(OsString::from_vec),
+            cwd: self.cwd().map(OsString::from_vec),
+            exe_path_cut: self.exe_path_cut(),
+            cwd_cut: self.cwd_cut(),
+            exe_deleted: self.exe_deleted(),
+            cwd_deleted: self.cwd_deleted(),
         }
+    }
+}
+
+/// An absolute path from its components, innermost first, each
+/// NUL-terminated (the program's walk_path): "/" for none (the root).
+fn join_path(components: &[u8]) -> Vec<u8> {
+    let mut parts: Vec<&[u8]> = split_args(components).collect();
+    parts.reverse();
+    let mut p = Vec::with_capacity(components.len() + 1);
+    for c in parts {
+        p.push(b'/');
+        p.extend_from_slice(c);
+    }
+    if p.is_empty() {
+        p.push(b'/');
+    }
+    p
+}
+
+/// glibc's `makedev`: the `st_dev` of a device number.
+fn makedev(major: u64, minor: u64) -> u64 {
+    ((major & 0xffff_f000) << 32)
+        | ((major & 0xfff) << 8)
+        | ((minor & 0xffff_ff00) << 12)
+        | (minor & 0xff)
+}
+
+/// A kernel tty name as its path under /dev: the kernel names the
+/// devpts terminal /dev/pts/N `ptsN` (driver "pts", index N).
+fn tty_dev_name(kernel: &[u8]) -> Cow<'_, [u8]> {
+    match kernel.strip_prefix(b"pts") {
+        Some(n) if !n.is_empty() && n.iter().all(u8::is_ascii_digit) => {
+            let mut v = b"pts/".to_vec();
+            v.extend_from_slice(n);
+            Cow::Owned(v)
+        }
+        _ => Cow::Borrowed(kernel),
     }
 }
 
@@ -349,6 +589,9 @@ mod tests {
                 let mut hdr: RawRecord = unsafe { std::ptr::read_unaligned(buf.as_ptr().cast()) };
                 hdr.filename_len = f as u16;
                 hdr.interp_len = i as u16;
+                hdr.exe_path_len = 0;
+                hdr.cwd_len = 0;
+                hdr.env_len = 0;
                 hdr.argv_len = (body - f - i + rng.below(3)).saturating_sub(1) as u32;
                 if rng.below(2) == 0 {
                     hdr.flags |= RecFlag::EXECTRACE_REC_HAS_INTERP.0;
@@ -363,6 +606,9 @@ mod tests {
                 assert!(within(input, ev.argv_block()));
                 assert!(ev.interpreter().is_none_or(|i| within(input, i)));
                 assert!(ev.args().all(|a| within(input, a)));
+                assert!(within(input, ev.env_block()));
+                assert!(ev.exe_path_components().all(|a| within(input, a)));
+                assert!(ev.cwd_components().all(|a| within(input, a)));
                 assert!(ev.comm().len() <= 16);
                 assert_eq!(ev.to_event().filename.len(), ev.filename().len());
             }
@@ -371,6 +617,60 @@ mod tests {
             ok > iters / 20,
             "the generator reaches the success path ({ok}/{iters})"
         );
+    }
+
+    #[test]
+    fn tty_names_and_devices_are_those_of_user_space() {
+        assert_eq!(&*tty_dev_name(b"pts3"), b"pts/3");
+        assert_eq!(&*tty_dev_name(b"pts12"), b"pts/12");
+        assert_eq!(&*tty_dev_name(b"tty1"), b"tty1");
+        assert_eq!(&*tty_dev_name(b"ttyS0"), b"ttyS0");
+        assert_eq!(&*tty_dev_name(b"pts"), b"pts");
+        assert_eq!(&*tty_dev_name(b""), b"");
+        // st_dev of /dev/sda1 (8:1), and of a large minor (0:300) and major (300:5).
+        assert_eq!(makedev(8, 1), 0x801);
+        assert_eq!(makedev(0, 300), 0x10002c);
+        assert_eq!(makedev(300, 5), 0x12c05);
+        let hdr = RawRecord {
+            exe_dev: (259 << 20) | 70_000,
+            flags: RecFlag::EXECTRACE_REC_AUDIT_UNKNOWN.0,
+            ..Default::default()
+        };
+        let ev = EventRef::decode(&record(hdr, b"")).unwrap().to_event();
+        assert_eq!(ev.exe_dev, makedev(259, 70_000));
+        assert_eq!((ev.loginuid, ev.sessionid), (None, None));
+    }
+
+    #[test]
+    fn paths_are_joined_from_their_components_and_only_when_whole() {
+        assert_eq!(join_path(b"true\0bin\0usr\0"), b"/usr/bin/true");
+        assert_eq!(join_path(b"a\nb\0"), b"/a\nb");
+        assert_eq!(join_path(b""), b"/");
+        let body = b"true\0bin\0tmp\0";
+        let hdr = RawRecord {
+            exe_path_len: 9,
+            cwd_len: 4,
+            flags: RecFlag::EXECTRACE_REC_HAS_PATHS.0,
+            ..Default::default()
+        };
+        let ev = EventRef::decode(&record(hdr, body)).unwrap().to_event();
+        assert_eq!(ev.exe_path.as_deref(), Some(OsStr::new("/bin/true")));
+        assert_eq!(ev.cwd.as_deref(), Some(OsStr::new("/tmp")));
+        let hdr = RawRecord {
+            flags: RecFlag::EXECTRACE_REC_HAS_PATHS.0 | RecFlag::EXECTRACE_REC_EXE_PATH_CUT.0,
+            ..hdr
+        };
+        let bytes = record(hdr, body);
+        let ev = EventRef::decode(&bytes).unwrap();
+        assert_eq!(ev.exe_path(), None, "a cut path is not given as a path");
+        assert_eq!(
+            ev.exe_path_components().collect::<Vec<_>>(),
+            [&b"true"[..], b"bin"]
+        );
+        let ev = EventRef::decode(&record(RawRecord::default(), b""))
+            .unwrap()
+            .to_event();
+        assert_eq!((ev.exe_path, ev.cwd), (None, None), "not asked");
     }
 
     #[test]
@@ -408,4 +708,34 @@ pub mod flags {
     pub const COMM_AFTER_EXEC: u32 = F::EXECTRACE_REC_COMM_AFTER_EXEC.0;
     /// Failed exec: argc and argv_size are lower bounds.
     pub const ARGC_LOWER_BOUND: u32 = F::EXECTRACE_REC_ARGC_LOWER_BOUND.0;
+    /// The kernel has no audit support: loginuid and sessionid are unknown.
+    pub const AUDIT_UNKNOWN: u32 = F::EXECTRACE_REC_AUDIT_UNKNOWN.0;
+    /// The program runs from a memfd.
+    pub const EXE_MEMFD: u32 = F::EXECTRACE_REC_EXE_MEMFD.0;
+    /// The tty's name was longer than the record keeps: `tty` is its start.
+    pub const TTY_TRUNCATED: u32 = F::EXECTRACE_REC_TTY_TRUNCATED.0;
+    /// The environment was asked for (`env`, `env_size` are set).
+    pub const HAS_ENV: u32 = F::EXECTRACE_REC_HAS_ENV.0;
+    /// The environment was cut at its budget.
+    pub const ENV_TRUNCATED: u32 = F::EXECTRACE_REC_ENV_TRUNCATED.0;
+    /// The environment's memory could not be read.
+    pub const ENV_FAULT: u32 = F::EXECTRACE_REC_ENV_FAULT.0;
+    /// The program file is in an overlayfs upper layer.
+    pub const EXE_UPPER_LAYER: u32 = F::EXECTRACE_REC_EXE_UPPER_LAYER.0;
+    /// The program file is on overlayfs; its layer is unknown on this kernel.
+    pub const EXE_UPPER_UNKNOWN: u32 = F::EXECTRACE_REC_EXE_UPPER_UNKNOWN.0;
+    /// The paths were asked for.
+    pub const HAS_PATHS: u32 = F::EXECTRACE_REC_HAS_PATHS.0;
+    /// exe_path is beyond the walk's bounds.
+    pub const EXE_PATH_CUT: u32 = F::EXECTRACE_REC_EXE_PATH_CUT.0;
+    /// exe_path cannot be named from the task's root (memfd, outside a chroot, read fault).
+    pub const EXE_PATH_UNRESOLVED: u32 = F::EXECTRACE_REC_EXE_PATH_UNRESOLVED.0;
+    /// The file that runs had been deleted.
+    pub const EXE_DELETED: u32 = F::EXECTRACE_REC_EXE_DELETED.0;
+    /// cwd is beyond the walk's bounds.
+    pub const CWD_CUT: u32 = F::EXECTRACE_REC_CWD_CUT.0;
+    /// cwd cannot be named from the task's root.
+    pub const CWD_UNRESOLVED: u32 = F::EXECTRACE_REC_CWD_UNRESOLVED.0;
+    /// The working directory had been removed.
+    pub const CWD_DELETED: u32 = F::EXECTRACE_REC_CWD_DELETED.0;
 }

@@ -31,7 +31,7 @@ pub use error::{Error, Result};
 pub use event::{flags, DecodeError, Event, EventRef};
 pub use host::pid_ns_of_self;
 pub use opts::{
-    Hooks, TracerOpts, DEFAULT_ARGV_BUDGET, DEFAULT_RING_SIZE, DEFAULT_WAKEUP_LATENCY,
-    MAX_ARGV_BUDGET, MAX_WAKEUP_LATENCY,
+    Hooks, TracerOpts, DEFAULT_ARGV_BUDGET, DEFAULT_ENV_BUDGET, DEFAULT_RING_SIZE,
+    DEFAULT_WAKEUP_LATENCY, MAX_ARGV_BUDGET, MAX_ENV_BUDGET, MAX_WAKEUP_LATENCY,
 };
 pub use tracer::{Stats, Tracer};

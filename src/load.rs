@@ -174,6 +174,9 @@ macro_rules! load_object {
             .expect("the BPF object has read-only knobs");
         let default_argv_cap = rodata.argv_cap;
         rodata.argv_cap = opts.argv_budget;
+        let default_env_cap = rodata.env_cap;
+        rodata.env_cap = opts.env_cap();
+        rodata.want_paths = opts.paths;
         rodata.wakeup_ns = opts.wakeup_latency.as_nanos() as u64;
         rodata.slots_per_cpu = slots;
         rodata.nr_cpus = ncpus;
@@ -187,8 +190,10 @@ macro_rules! load_object {
             .events
             .set_max_entries(opts.ring_size)
             .map_err(map_err)?;
-        // The scratch slot's size follows the argv budget (see SCRATCH_SIZE in the program).
-        let slot_size = open.maps.scratch.value_size() - default_argv_cap + opts.argv_budget;
+        // The scratch slot's size follows the budgets (see SCRATCH_SIZE in the program).
+        let slot_size = open.maps.scratch.value_size() - default_argv_cap - default_env_cap
+            + opts.argv_budget
+            + opts.env_cap();
         open.maps
             .scratch
             .set_value_size(slot_size)

@@ -9,6 +9,11 @@ pub const DEFAULT_ARGV_BUDGET: u32 = 32 * 1024;
 /// Largest argv capture budget: the program's `EXECTRACE_ARGV_CAP_MAX`
 /// (bpf/exectrace.h; the kernel's own argv+envp limit is of this order).
 pub const MAX_ARGV_BUDGET: u32 = crate::skel::types::exectrace_limits::EXECTRACE_ARGV_CAP_MAX.0;
+/// Default environment capture budget per event, in bytes, when
+/// [`TracerOpts::include_env`] is set.
+pub const DEFAULT_ENV_BUDGET: u32 = 32 * 1024;
+/// Largest environment capture budget: the program's `EXECTRACE_ENV_CAP_MAX`.
+pub const MAX_ENV_BUDGET: u32 = crate::skel::types::exectrace_limits::EXECTRACE_ENV_CAP_MAX.0;
 /// Default ring-buffer size, in bytes.
 pub const DEFAULT_RING_SIZE: u32 = 4 * 1024 * 1024;
 /// Default bound on the delay between an exec and the reader being woken.
@@ -47,6 +52,20 @@ pub struct TracerOpts {
     /// argv bytes captured per exec (NULs included); beyond it the event is
     /// flagged truncated and the true argc and byte count are still reported.
     pub argv_budget: u32,
+    /// Also capture the new process's environment (`Event::env`), read
+    /// from its memory after exec as argv is. Off by default: environments
+    /// are large and often hold secrets.
+    pub include_env: bool,
+    /// Environment bytes captured per exec (NULs included) with
+    /// `include_env`, a budget of its own beside `argv_budget`; beyond it
+    /// the event is flagged (`Event::env_truncated`) and the true size is
+    /// still reported (`Event::env_size`).
+    pub env_budget: u32,
+    /// Also resolve the absolute path of the file that runs
+    /// (`Event::exe_path`, what /proc/PID/exe names) and the working
+    /// directory (`Event::cwd`), by a bounded walk of the kernel's dentries
+    /// in BPF. Off by default: it costs per path component.
+    pub paths: bool,
     /// Ring-buffer size in bytes: a power of two, at least one page and
     /// large enough for one full record.
     pub ring_size: u32,
@@ -65,6 +84,9 @@ impl Default for TracerOpts {
             cgroup: None,
             include_failed: false,
             argv_budget: DEFAULT_ARGV_BUDGET,
+            include_env: false,
+            env_budget: DEFAULT_ENV_BUDGET,
+            paths: false,
             ring_size: DEFAULT_RING_SIZE,
             wakeup_latency: DEFAULT_WAKEUP_LATENCY,
             hooks: Hooks::Auto,
@@ -81,7 +103,19 @@ pub(crate) const RECORD_FIXED_MAX: u32 = {
         + L::EXECTRACE_INTERP_CAP.0
 };
 
+/// Bytes of a record's two resolved paths at most.
+const PATHS_MAX: u32 = 2 * crate::skel::types::exectrace_limits::EXECTRACE_PATH_CAP.0;
+
 impl TracerOpts {
+    /// The program's `env_cap`: the environment budget, 0 when not asked.
+    pub(crate) fn env_cap(&self) -> u32 {
+        if self.include_env {
+            self.env_budget
+        } else {
+            0
+        }
+    }
+
     pub(crate) fn validate(&self) -> Result<()> {
         let page = crate::fd::page_size() as u32;
         if self.argv_budget == 0 || self.argv_budget > MAX_ARGV_BUDGET {
@@ -96,12 +130,21 @@ impl TracerOpts {
                 self.ring_size
             )));
         }
-        let need = RECORD_FIXED_MAX + self.argv_budget;
+        if self.include_env && (self.env_budget == 0 || self.env_budget > MAX_ENV_BUDGET) {
+            return Err(Error::InvalidArgument(format!(
+                "env_budget must be 1..={MAX_ENV_BUDGET} bytes, got {}",
+                self.env_budget
+            )));
+        }
+        let paths = if self.paths { PATHS_MAX } else { 0 };
+        let need = RECORD_FIXED_MAX + self.argv_budget + self.env_cap() + paths;
         if self.ring_size < need {
             return Err(Error::InvalidArgument(format!(
-                "ring_size {} cannot hold one record of up to {need} bytes (argv_budget {}): \
-                 raise ring_size or lower argv_budget",
-                self.ring_size, self.argv_budget
+                "ring_size {} cannot hold one record of up to {need} bytes (argv_budget {}, \
+                 environment {}): raise ring_size or lower the budgets",
+                self.ring_size,
+                self.argv_budget,
+                self.env_cap()
             )));
         }
         if self.wakeup_latency > MAX_WAKEUP_LATENCY {
