@@ -6,7 +6,7 @@
 //	if err != nil { ... }
 //	defer t.Close()
 //	for {
-//		ev, err := t.Read() // blocks; io.EOF once t is closed
+//		ev, err := t.Read() // blocks; an error wrapping io.EOF once t is closed
 //		if err != nil { ... }
 //		fmt.Println(ev.PID, ev.Filename, ev.Argv)
 //	}
@@ -142,13 +142,19 @@ type TracerOpts struct {
 
 // Tracer allows consumers to read exec events from the kernel via an eBPF
 // program. A Tracer is safe for concurrent use.
+// errClosed is what Read returns once the tracer is closed: an error
+// wrapping io.EOF, with the original package's text.
+var errClosed = fmt.Errorf("tracer closed: %w", io.EOF)
+
 type Tracer interface {
-	// Close stops tracing, unblocks every Read (which then returns io.EOF)
+	// Close stops tracing, unblocks every Read (which then returns an error
+	// wrapping io.EOF)
 	// and frees the tracer. A second Close returns an error.
 	io.Closer
 
 	// Read blocks until an exec event is available and returns it. After
-	// Close, it returns an error that is io.EOF.
+	// Close, it returns an error wrapping io.EOF ("tracer closed: EOF", as
+	// the original package's): test it with errors.Is.
 	Read() (*Event, error)
 
 	// FD returns the file descriptor of the loaded BPF program, or -1 once
@@ -365,7 +371,7 @@ func (t *tracer) read() (*Event, []string, error) {
 	t.readMu.Lock()
 	defer t.readMu.Unlock()
 	if t.isClosed.Load() {
-		return nil, nil, io.EOF
+		return nil, nil, errClosed
 	}
 	var logs []string
 	if t.head == len(t.queue) {
@@ -386,7 +392,7 @@ func (t *tracer) readBatch() ([]string, error) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	if t.handle == nil {
-		return nil, io.EOF
+		return nil, errClosed
 	}
 	if t.buf == nil {
 		t.buf = make([]uint64, batchBufSize/8)
@@ -399,7 +405,7 @@ func (t *tracer) readBatch() ([]string, error) {
 			t.head = 0
 			return t.lossLogs(uint64(t.state.drops), uint64(t.state.malformed)), nil
 		case n == -C.ECANCELED:
-			return nil, io.EOF
+			return nil, errClosed
 		case n == -C.ENOSPC:
 			t.buf = make([]uint64, (uint64(t.state.needed)+7)/8)
 		default:

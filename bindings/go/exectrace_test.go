@@ -494,8 +494,13 @@ func TestUseAfterClose(t *testing.T) {
 		t.Fatalf("Close: %v", err)
 	}
 	for i := 0; i < 2; i++ {
-		if ev, err := tr.Read(); !errors.Is(err, io.EOF) || ev != nil {
+		ev, err := tr.Read()
+		if !errors.Is(err, io.EOF) || ev != nil {
 			t.Errorf("Read after Close = %v, %v; want nil, io.EOF", ev, err)
+		}
+		// As the original: an error that wraps io.EOF, not io.EOF itself.
+		if err == io.EOF || err.Error() != "tracer closed: EOF" {
+			t.Errorf("Read after Close = %q, want the wrapping \"tracer closed: EOF\"", err)
 		}
 	}
 	if err := tr.Close(); err == nil {
