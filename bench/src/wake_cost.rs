@@ -7,6 +7,8 @@
 //! order; the lost time per second with it, minus without, over its
 //! wake-ups per second is what one costs. Unlike exec throughput, this
 //! resolves a few µs per wake-up on a noisy VM.
+#[allow(unused_imports)]
+use super::*;
 use std::time::Duration;
 
 use crate::sys::{self, monotonic_ns, Res};
@@ -86,4 +88,58 @@ pub fn measure(rounds: usize, window: Duration, period: Duration) -> Res<WakeCos
         .join()
         .map_err(|_| "wake-up cost: the probe thread panicked".to_string())?
     })
+}
+
+/// 4c: what the reader's wake-ups cost a busy CPU, with and without a timer
+/// interrupt each (see linger_deadline in the library).
+pub(crate) fn wake_cost_rows(plan: &Plan, rows: &mut Vec<Row>, details: &mut Json) -> Res<()> {
+    let period = exectrace::DEFAULT_WAKEUP_LATENCY;
+    log(format!(
+        "wake-up cost: {} rounds of 3 x {} ms windows, a waker every {} ms",
+        plan.wake_rounds,
+        plan.wake_window.as_millis(),
+        period.as_millis()
+    ));
+    let wc = wake_cost::measure(plan.wake_rounds, plan.wake_window, period)?;
+    let mut wake_json = Json::obj().with("idle_lost_ns_per_s", wc.idle_lost_ns_per_s);
+    // Paired per round: what the interrupt of its own adds.
+    let extra: Vec<f64> = wc.off_tick_ns.iter().zip(&wc.on_tick_ns).map(|(off, on)| off - on).collect();
+    let extra_iv = interleave::estimate(&extra);
+    for (label, key, v) in [
+        ("on the scheduler tick (the reader's timer)", "on_tick", &wc.on_tick_ns),
+        ("off the tick (a timer interrupt of its own)", "off_tick", &wc.off_tick_ns),
+    ] {
+        let m = median(v);
+        let iv = interleave::estimate(v);
+        let more = if key == "off_tick" {
+            format!(
+                "; {:.1} µs [{:.1}, {:.1}] more than on the tick",
+                extra_iv.median / 1000.0,
+                extra_iv.lo / 1000.0,
+                extra_iv.hi / 1000.0
+            )
+        } else {
+            String::new()
+        };
+        rows.push(row(
+            "4",
+            &format!("CPU one wake-up every {} ms takes from a busy CPU (a spinner's lost time)", period.as_millis()),
+            &format!("a thread waking {label}"),
+            format!(
+                "{:.1} µs [{:.1}, {:.1}]{more} (medians of {} rounds; {:.1} ms/s lost with no waker)",
+                m / 1000.0,
+                iv.lo / 1000.0,
+                iv.hi / 1000.0,
+                v.len(),
+                wc.idle_lost_ns_per_s / 1e6
+            ),
+            "",
+            Verdict::Info,
+            Json::obj().with("ns_median", m).with("per_round", v.clone()),
+        ));
+        wake_json.push(key, median(v));
+    }
+    wake_json.push("off_minus_on_tick", extra_iv.median);
+    details.push("wake_cost", wake_json);
+    Ok(())
 }
