@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use clap::{CommandFactory, FromArgMatches, Parser, ValueEnum};
 use clap_complete::Shell;
-use exectrace::{TracerOpts, DEFAULT_ARGV_BUDGET, DEFAULT_RING_SIZE};
+use exectrace::{TracerOpts, DEFAULT_ARGV_BUDGET, DEFAULT_ENV_BUDGET, DEFAULT_RING_SIZE};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -21,9 +21,24 @@ pub enum Format {
 
 const MORE: &str = "\
 Text lines quote arguments for a shell and escape control bytes, so no \
-argument can start a line of its own. JSON lines use the keys filename, \
-argv, truncated, pid, uid, gid, comm, then the others; a value that is not \
-UTF-8 is also given exactly as base64 in <key>_base64.
+argument can start a line of its own. They add cwd= with --paths ((cut) or \
+(unresolved) when no whole path can be given, \" (deleted)\" after a removed \
+directory) and tty= when the process has a terminal.
+
+JSON lines use the keys filename, argv, truncated, pid, uid, gid, comm, then \
+tid, ppid, euid, egid, cgroup_id, pid_ns, seq, timestamp_ns, argc, \
+argv_size, result, interpreter (scripts only), then exe_path, exe_path_cut, \
+exe_deleted, cwd, cwd_cut, cwd_deleted (with --paths), loginuid, sessionid, \
+tty, exe_inode, exe_dev, exe_memfd, exe_upper_layer, and env, env_size, \
+env_truncated (with --env). A key left out was not asked for (or the event \
+has no such data: a failed exec has no paths or environment); null is a \
+value this kernel cannot tell (loginuid and sessionid without audit \
+support, exe_upper_layer of an overlayfs file without the overlay's BTF), \
+or a path that is cut (exe_path_cut, cwd_cut true) or cannot be named from \
+the process's root (a memfd): never a wrong or partial path. loginuid and \
+sessionid are 4294967295 when unset; tty is \"\" without a terminal. A value \
+that is not UTF-8 is also given exactly as base64 in <key>_base64 (for argv \
+and env: argv_base64, env_base64, every string).
 
 Exit status: 0 after SIGINT, SIGTERM, --count or --duration (or when stdout \
 closes); 1 when the tracer cannot start or fails; 2 for a usage error.";
@@ -60,6 +75,19 @@ pub struct Args {
     /// argv bytes captured per exec
     #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_ARGV_BUDGET)]
     pub argv_budget: u32,
+    /// Also resolve the file that runs and the working directory (JSON
+    /// exe_path and cwd, text cwd=), as /proc/PID/exe and /proc/PID/cwd name
+    /// them from the process's root
+    #[arg(long)]
+    pub paths: bool,
+    /// Also the new process's environment (JSON env, env_size,
+    /// env_truncated); it often holds secrets
+    #[arg(long)]
+    pub env: bool,
+    /// Environment bytes captured per exec, with --env; beyond it env is cut
+    /// and env_truncated set
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_ENV_BUDGET, requires = "env")]
+    pub env_budget: u32,
     /// Ring buffer size, a power of two
     #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_RING_SIZE)]
     pub ring_size: u32,
@@ -117,6 +145,9 @@ impl Args {
             cgroup: self.cgroup.clone(),
             include_failed: self.include_failed,
             argv_budget: self.argv_budget,
+            include_env: self.env,
+            env_budget: self.env_budget,
+            paths: self.paths,
             ring_size: self.ring_size,
             wakeup_latency: self.wakeup_latency,
             ..TracerOpts::default()
@@ -223,6 +254,10 @@ mod tests {
             "--argv-budget",
             "100",
             "--ring-size=8192",
+            "--paths",
+            "--env",
+            "--env-budget",
+            "200",
         ])
         .unwrap();
         let o = a.tracer_opts();
@@ -238,6 +273,11 @@ mod tests {
         assert_eq!(a.duration, Some(Duration::from_millis(1500)));
         assert_eq!(o.wakeup_latency, Duration::ZERO);
         assert_eq!((o.argv_budget, o.ring_size), (100, 8192));
+        assert!(o.paths && o.include_env);
+        assert_eq!(o.env_budget, 200);
+        let o = parse(&["--env"]).unwrap().tracer_opts();
+        assert!(o.include_env && !o.paths);
+        assert_eq!(o.env_budget, exectrace::DEFAULT_ENV_BUDGET);
         assert_eq!(parse(&["--output", "json"]).unwrap().format, Format::Json);
     }
 
@@ -268,6 +308,13 @@ mod tests {
             &["--pid-ns", "/etc/hostname"],
             &["--generate-man", "/tmp", "--uid", "1"],
             &["--generate-completions", "tcsh"],
+            &["--env", "--env-budget", "x"],
+            &["--env", "--env-budget", "-1"],
+            &["--env", "--env-budget", "4294967296"],
+            &["--env", "--env-budget"],
+            &["--env-budget", "100"],
+            &["--paths=yes"],
+            &["--env=1"],
         ] {
             let e = run(bad).expect_err(&format!("{bad:?} accepted"));
             assert_eq!(e.exit_code(), 2, "{bad:?}: {e}");
@@ -331,6 +378,10 @@ mod tests {
             "pid\\-ns",
             "wakeup\\-latency",
             "include\\-failed",
+            "\\-\\-paths",
+            "\\-\\-env",
+            "env\\-budget",
+            "exe_upper_layer",
             "version",
         ] {
             assert!(man.contains(flag), "{flag} not in the man page");

@@ -4,12 +4,15 @@
 //! kept for values that are not.
 //!
 //! Lines are written into the caller's buffer straight from the record the
-//! tracer lends ([`exectrace::EventRef`]): no allocation per event.
+//! tracer lends ([`exectrace::EventRef`]): no allocation per event, but for
+//! the library's joined paths (with `--paths`) and a pseudo-terminal's name
+//! (`pts/N`, built from the kernel's `ptsN`).
+use std::borrow::Cow;
 use std::io::{self, Write as _};
 
 use base64::display::Base64Display;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use exectrace::EventRef;
+use exectrace::{flags, EventRef};
 use nix::errno::Errno;
 use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 use serde::Serialize;
@@ -32,9 +35,20 @@ impl<'a> Args<'a> for &'a [&'a [u8]] {
     }
 }
 
-/// What a line shows of one exec (see [`exectrace::Event`] for each field).
+/// The environment strings of an event, walked as its arguments are.
 #[derive(Clone, Copy)]
-pub struct Exec<'a, A> {
+pub struct EnvOf<'a>(&'a EventRef<'a>);
+
+impl<'a> Args<'a> for EnvOf<'a> {
+    fn each(self) -> impl Iterator<Item = &'a [u8]> {
+        self.0.env()
+    }
+}
+
+/// What a line shows of one exec (see [`exectrace::Event`] for each field):
+/// the original's fields, then the richer ones.
+#[derive(Clone)]
+pub struct Exec<'a, A, E = A> {
     pub seq: u64,
     pub timestamp_ns: u64,
     pub pid: u32,
@@ -54,11 +68,61 @@ pub struct Exec<'a, A> {
     pub argv_size: u32,
     pub truncated: bool,
     pub result: i32,
+    /// None: a line of the original's fields alone.
+    pub rich: Option<Rich<'a, E>>,
 }
 
-impl<'a> Exec<'a, EventRef<'a>> {
+/// The fields beyond the original's.
+#[derive(Clone)]
+pub struct Rich<'a, E> {
+    /// None: unknown (a kernel without audit support).
+    pub loginuid: Option<u32>,
+    pub sessionid: Option<u32>,
+    /// Empty without a controlling terminal.
+    pub tty: Cow<'a, [u8]>,
+    pub exe_inode: u64,
+    pub exe_dev: u64,
+    pub exe_memfd: bool,
+    /// None: unknown on this kernel.
+    pub exe_upper_layer: Option<bool>,
+    /// None: the event has no paths (not asked, or a failed exec).
+    pub paths: Option<Paths<'a>>,
+    /// None: the event has no environment (not asked, or a failed exec).
+    pub env: Option<Env<E>>,
+}
+
+/// The resolved file that runs and working directory (`--paths`).
+#[derive(Clone)]
+pub struct Paths<'a> {
+    pub exe: Resolved<'a>,
+    pub cwd: Resolved<'a>,
+}
+
+/// One resolved path.
+#[derive(Clone)]
+pub struct Resolved<'a> {
+    /// None when cut, or when it cannot be named from the process's root.
+    pub path: Option<Cow<'a, [u8]>>,
+    /// Beyond the walk's bounds.
+    pub cut: bool,
+    /// The file or directory had been removed.
+    pub deleted: bool,
+}
+
+/// The environment (`--env`).
+#[derive(Clone, Copy)]
+pub struct Env<E> {
+    pub strings: E,
+    /// True size in bytes, NULs included.
+    pub size: u32,
+    /// Cut at the budget (or unreadable).
+    pub truncated: bool,
+}
+
+impl<'a> Exec<'a, EventRef<'a>, EnvOf<'a>> {
     /// The line's view of a record borrowed from the ring.
     pub fn of(e: &'a EventRef<'a>) -> Self {
+        let has = |flag: u32| e.flags() & flag != 0;
         Exec {
             seq: e.seq(),
             timestamp_ns: e.timestamp_ns(),
@@ -79,13 +143,40 @@ impl<'a> Exec<'a, EventRef<'a>> {
             argv_size: e.argv_size(),
             truncated: e.truncated(),
             result: e.result(),
+            rich: Some(Rich {
+                loginuid: e.loginuid(),
+                sessionid: e.sessionid(),
+                tty: e.tty(),
+                exe_inode: e.exe_inode(),
+                exe_dev: e.exe_dev(),
+                exe_memfd: e.exe_memfd(),
+                exe_upper_layer: e.exe_upper_layer(),
+                paths: has(flags::HAS_PATHS).then(|| Paths {
+                    exe: Resolved {
+                        path: e.exe_path().map(Cow::Owned),
+                        cut: e.exe_path_cut(),
+                        deleted: e.exe_deleted(),
+                    },
+                    cwd: Resolved {
+                        path: e.cwd().map(Cow::Owned),
+                        cut: e.cwd_cut(),
+                        deleted: e.cwd_deleted(),
+                    },
+                }),
+                env: has(flags::HAS_ENV).then_some(Env {
+                    strings: EnvOf(e),
+                    size: e.env_size(),
+                    truncated: e.env_truncated(),
+                }),
+            }),
         }
     }
 }
 
 /// `[pid, comm="sh", uid=1002, gid=1003, filename=/usr/bin/which] which ps`
-/// (no newline).
-pub fn text<'a>(out: &mut Vec<u8>, ev: &Exec<'a, impl Args<'a>>) {
+/// (no newline); with `cwd=` after the filename (and interpreter) when the
+/// event has paths, and `tty=` when the process has a terminal.
+pub fn text<'a, E>(out: &mut Vec<u8>, ev: &Exec<'a, impl Args<'a>, E>) {
     // Writes into a Vec cannot fail.
     let _ = write!(out, "[{}, comm=\"", ev.pid);
     escape(out, ev.comm, true);
@@ -94,6 +185,16 @@ pub fn text<'a>(out: &mut Vec<u8>, ev: &Exec<'a, impl Args<'a>>) {
     if let Some(i) = ev.interpreter {
         out.extend_from_slice(b", interpreter=");
         shell_quote(out, i);
+    }
+    if let Some(r) = &ev.rich {
+        if let Some(p) = &r.paths {
+            out.extend_from_slice(b", cwd=");
+            resolved_text(out, &p.cwd);
+        }
+        if !r.tty.is_empty() {
+            out.extend_from_slice(b", tty=");
+            shell_quote(out, &r.tty);
+        }
     }
     if ev.result != 0 {
         out.extend_from_slice(b", error=");
@@ -106,6 +207,20 @@ pub fn text<'a>(out: &mut Vec<u8>, ev: &Exec<'a, impl Args<'a>>) {
     for a in ev.argv.each() {
         out.push(b' ');
         shell_quote(out, a);
+    }
+}
+
+/// A path quoted for a shell, `(cut)` or `(unresolved)` when there is no
+/// whole path (a path is absolute, or quoted: neither can look like these),
+/// and ` (deleted)` after it when removed.
+fn resolved_text(out: &mut Vec<u8>, r: &Resolved<'_>) {
+    match &r.path {
+        Some(p) => shell_quote(out, p),
+        None if r.cut => out.extend_from_slice(b"(cut)"),
+        None => out.extend_from_slice(b"(unresolved)"),
+    }
+    if r.deleted {
+        out.extend_from_slice(b" (deleted)");
     }
 }
 
@@ -187,8 +302,17 @@ fn errno_name(out: &mut Vec<u8>, e: i32) {
 /// One JSON object (no newline). Keys of the original Go package first:
 /// filename, argv, truncated, pid, uid, gid, comm. A value that is not UTF-8
 /// is written with U+FFFD replacements and its exact bytes as base64 in
-/// `<key>_base64` (for argv: `argv_base64`, every argument).
-pub fn json<'a>(out: &mut Vec<u8>, ev: &Exec<'a, impl Args<'a>>) {
+/// `<key>_base64` (for argv: `argv_base64`, every argument; env likewise).
+///
+/// The richer keys come after all of the original's: `exe_path`,
+/// `exe_path_cut`, `exe_deleted`, `cwd`, `cwd_cut`, `cwd_deleted` when the
+/// event has paths; `loginuid`, `sessionid`, `tty`, `exe_inode`,
+/// `exe_dev`, `exe_memfd`, `exe_upper_layer`; `env`, `env_size`,
+/// `env_truncated` when it has the environment. Keys not asked for are left
+/// out; null is what this kernel cannot tell (loginuid, sessionid,
+/// exe_upper_layer), or a path not given whole (cut, or not nameable from
+/// the root).
+pub fn json<'a>(out: &mut Vec<u8>, ev: &Exec<'a, impl Args<'a>, impl Args<'a>>) {
     let mut ser = serde_json::Serializer::with_formatter(out, Escapes);
     // Only the writer could fail, and a Vec does not.
     let _ = Json(ev).serialize(&mut ser);
@@ -196,15 +320,12 @@ pub fn json<'a>(out: &mut Vec<u8>, ev: &Exec<'a, impl Args<'a>>) {
 
 struct Json<'e, E>(&'e E);
 
-impl<'a, A: Args<'a>> Serialize for Json<'_, Exec<'a, A>> {
+impl<'a, A: Args<'a>, E: Args<'a>> Serialize for Json<'_, Exec<'a, A, E>> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let ev = self.0;
         let mut m = s.serialize_map(None)?;
         bytes_entry(&mut m, "filename", ev.filename)?;
-        m.serialize_entry("argv", &Strings(ev.argv, Lossy))?;
-        if ev.argv.each().any(|a| std::str::from_utf8(a).is_err()) {
-            m.serialize_entry("argv_base64", &Strings(ev.argv, Base64))?;
-        }
+        strings_entry(&mut m, "argv", ev.argv)?;
         m.serialize_entry("truncated", &ev.truncated)?;
         m.serialize_entry("pid", &ev.pid)?;
         m.serialize_entry("uid", &ev.uid)?;
@@ -224,8 +345,66 @@ impl<'a, A: Args<'a>> Serialize for Json<'_, Exec<'a, A>> {
         if let Some(i) = ev.interpreter {
             bytes_entry(&mut m, "interpreter", i)?;
         }
+        if let Some(r) = &ev.rich {
+            rich_entries(&mut m, r)?;
+        }
         m.end()
     }
+}
+
+fn rich_entries<'a, M: SerializeMap>(
+    m: &mut M,
+    r: &Rich<'a, impl Args<'a>>,
+) -> Result<(), M::Error> {
+    if let Some(p) = &r.paths {
+        resolved_entries(m, "exe_path", &p.exe, "exe_path_cut", "exe_deleted")?;
+        resolved_entries(m, "cwd", &p.cwd, "cwd_cut", "cwd_deleted")?;
+    }
+    m.serialize_entry("loginuid", &r.loginuid)?;
+    m.serialize_entry("sessionid", &r.sessionid)?;
+    bytes_entry(m, "tty", &r.tty)?;
+    m.serialize_entry("exe_inode", &r.exe_inode)?;
+    m.serialize_entry("exe_dev", &r.exe_dev)?;
+    m.serialize_entry("exe_memfd", &r.exe_memfd)?;
+    m.serialize_entry("exe_upper_layer", &r.exe_upper_layer)?;
+    if let Some(env) = &r.env {
+        strings_entry(m, "env", env.strings)?;
+        m.serialize_entry("env_size", &env.size)?;
+        m.serialize_entry("env_truncated", &env.truncated)?;
+    }
+    Ok(())
+}
+
+/// `"key":"/path"` (with `key_base64` when not UTF-8) or `"key":null`,
+/// then its two flags.
+fn resolved_entries<M: SerializeMap>(
+    m: &mut M,
+    key: &str,
+    r: &Resolved<'_>,
+    cut: &str,
+    deleted: &str,
+) -> Result<(), M::Error> {
+    match &r.path {
+        Some(p) => bytes_entry(m, key, p)?,
+        None => m.serialize_entry(key, &())?,
+    }
+    m.serialize_entry(cut, &r.cut)?;
+    m.serialize_entry(deleted, &r.deleted)
+}
+
+/// `"key":[...]`, and `"key_base64":[...]` (every string) after it when
+/// any is not UTF-8.
+fn strings_entry<'a, M: SerializeMap>(
+    m: &mut M,
+    key: &str,
+    v: impl Args<'a>,
+) -> Result<(), M::Error> {
+    m.serialize_entry(key, &Strings(v, Lossy))?;
+    if v.each().any(|a| std::str::from_utf8(a).is_err()) {
+        m.serialize_key(&format_args!("{key}_base64"))?;
+        m.serialize_value(&Strings(v, Base64))?;
+    }
+    Ok(())
 }
 
 /// `"key":"value"`, and `"key_base64":"..."` after it when not UTF-8.
@@ -338,6 +517,31 @@ mod tests {
             argv_size: 0,
             truncated: false,
             result: 0,
+            rich: None,
+        }
+    }
+
+    /// The richer fields as a kernel without audit support or overlay BTF
+    /// gives them, without a terminal, paths or environment.
+    fn unknowns<'a>() -> Rich<'a, &'a [&'a [u8]]> {
+        Rich {
+            loginuid: None,
+            sessionid: None,
+            tty: Cow::Borrowed(b""),
+            exe_inode: 5,
+            exe_dev: 6,
+            exe_memfd: false,
+            exe_upper_layer: None,
+            paths: None,
+            env: None,
+        }
+    }
+
+    fn resolved(path: Option<&[u8]>, cut: bool, deleted: bool) -> Resolved<'_> {
+        Resolved {
+            path: path.map(Cow::Borrowed),
+            cut,
+            deleted,
         }
     }
 
@@ -497,5 +701,185 @@ mod tests {
                 format!("\"{o}\"")
             );
         }
+    }
+
+    #[test]
+    fn json_richer_keys_after_the_originals_unknown_as_null() {
+        let mut e = ev(&[b"which", b"ps"]);
+        e.interpreter = Some(b"/bin/sh");
+        let original = json_of(&e);
+        e.rich = Some(unknowns());
+        let j = json_of(&e);
+        assert_eq!(
+            j,
+            format!(
+                "{},{}}}",
+                original.strip_suffix('}').unwrap(),
+                concat!(
+                    r#""loginuid":null,"sessionid":null,"tty":"","exe_inode":5,"exe_dev":6,"#,
+                    r#""exe_memfd":false,"exe_upper_layer":null"#
+                )
+            )
+        );
+        let mut r = unknowns();
+        r.loginuid = Some(u32::MAX);
+        r.sessionid = Some(7);
+        r.tty = Cow::Borrowed(b"pts/3");
+        r.exe_memfd = true;
+        r.exe_upper_layer = Some(false);
+        e.rich = Some(r);
+        assert!(
+            json_of(&e).ends_with(concat!(
+                r#""interpreter":"/bin/sh","loginuid":4294967295,"sessionid":7,"tty":"pts/3","#,
+                r#""exe_inode":5,"exe_dev":6,"exe_memfd":true,"exe_upper_layer":false}"#
+            )),
+            "{}",
+            json_of(&e)
+        );
+    }
+
+    #[test]
+    fn json_paths_and_env_when_the_event_has_them() {
+        let env: &[&[u8]] = &[b"A=1", b"B=\xff", b"C=cu"];
+        let mut e = ev(&[b"x"]);
+        let mut r = unknowns();
+        r.paths = Some(Paths {
+            exe: resolved(Some(b"/tmp/a\n\xffb"), false, true),
+            cwd: resolved(None, true, false),
+        });
+        r.env = Some(Env {
+            strings: env,
+            size: 99,
+            truncated: true,
+        });
+        e.rich = Some(r);
+        let j = json_of(&e);
+        assert!(
+            j.contains(concat!(
+                r#""result":0,"exe_path":"/tmp/a\n"#,
+                "\u{fffd}",
+                r#"b","exe_path_base64":"L3RtcC9hCv9i","exe_path_cut":false,"exe_deleted":true,"#,
+                r#""cwd":null,"cwd_cut":true,"cwd_deleted":false,"loginuid":null,"#
+            )),
+            "{j}"
+        );
+        assert!(
+            j.ends_with(concat!(
+                r#""exe_upper_layer":null,"env":["A=1","B="#,
+                "\u{fffd}",
+                r#"","C=cu"],"env_base64":["QT0x","Qj3/","Qz1jdQ=="],"env_size":99,"#,
+                r#""env_truncated":true}"#
+            )),
+            "{j}"
+        );
+        let v: serde_json::Value = serde_json::from_str(&j).expect("valid JSON");
+        assert_eq!(v["cwd"], serde_json::Value::Null);
+
+        // Unresolvable (a memfd): null, not cut; UTF-8 paths have no base64.
+        let mut r = unknowns();
+        r.paths = Some(Paths {
+            exe: resolved(None, false, false),
+            cwd: resolved(Some(b"/"), false, false),
+        });
+        r.env = Some(Env {
+            strings: &[],
+            size: 0,
+            truncated: false,
+        });
+        e.rich = Some(r);
+        let j = json_of(&e);
+        assert!(
+            j.contains(concat!(
+                r#""exe_path":null,"exe_path_cut":false,"exe_deleted":false,"#,
+                r#""cwd":"/","cwd_cut":false,"cwd_deleted":false,"#
+            )) && j.ends_with(r#""env":[],"env_size":0,"env_truncated":false}"#),
+            "{j}"
+        );
+        assert!(!j.contains("_base64"), "{j}");
+    }
+
+    #[test]
+    fn text_is_unchanged_without_paths_or_terminal() {
+        let mut e = ev(&[b"which", b"ps"]);
+        let original = text_of(&e);
+        e.rich = Some(unknowns());
+        assert_eq!(text_of(&e), original);
+        let mut r = unknowns();
+        r.env = Some(Env {
+            strings: &[b"A=1"],
+            size: 4,
+            truncated: false,
+        });
+        e.rich = Some(r);
+        assert_eq!(text_of(&e), original, "the environment is JSON's alone");
+    }
+
+    #[test]
+    fn text_adds_cwd_and_tty() {
+        let mut e = ev(&[b"a"]);
+        e.interpreter = Some(b"/bin/sh");
+        e.result = -libc::ENOENT;
+        let mut r = unknowns();
+        r.tty = Cow::Borrowed(b"pts/3");
+        r.paths = Some(Paths {
+            exe: resolved(Some(b"/usr/bin/dash"), false, false),
+            cwd: resolved(Some(b"/home/op"), false, false),
+        });
+        e.rich = Some(r);
+        assert_eq!(
+            text_of(&e),
+            "[1188922, comm=\"sh\", uid=1002, gid=1003, filename=/usr/bin/which, \
+             interpreter=/bin/sh, cwd=/home/op, tty=pts/3, error=ENOENT] a"
+        );
+        let cwd = |c: Resolved<'static>| {
+            let mut e = ev(&[b"a"]);
+            let mut r = unknowns();
+            r.paths = Some(Paths {
+                exe: resolved(None, false, false),
+                cwd: c,
+            });
+            e.rich = Some(r);
+            text_of(&e)
+        };
+        let tail = |c| {
+            let l = cwd(c);
+            l[l.find(", cwd=").unwrap()..].to_string()
+        };
+        assert_eq!(tail(resolved(None, true, false)), ", cwd=(cut)] a");
+        assert_eq!(tail(resolved(None, false, false)), ", cwd=(unresolved)] a");
+        assert_eq!(
+            tail(resolved(Some(b"/tmp/gone"), false, true)),
+            ", cwd=/tmp/gone (deleted)] a"
+        );
+        assert_eq!(
+            tail(resolved(Some(b"/a b"), false, false)),
+            ", cwd='/a b'] a"
+        );
+        // A path cannot look like the markers, nor forge a line.
+        assert_eq!(
+            tail(resolved(Some(b"(cut)"), false, false)),
+            ", cwd='(cut)'] a"
+        );
+        let forged = cwd(resolved(
+            Some(b"/tmp/x\n[1, comm=\"init\", uid=0, gid=0, filename=/bin/sh] sh"),
+            false,
+            false,
+        ));
+        assert!(!forged.contains(['\n', '\r']), "{forged}");
+        assert!(
+            forged.ends_with(
+                r#", cwd=$'/tmp/x\n[1, comm="init", uid=0, gid=0, filename=/bin/sh] sh'] a"#
+            ),
+            "{forged}"
+        );
+        let mut e = ev(&[b"a"]);
+        let mut r = unknowns();
+        r.tty = Cow::Borrowed(b"\x1b[2J");
+        e.rich = Some(r);
+        assert!(
+            text_of(&e).contains(r", tty=$'\x1b[2J']"),
+            "{}",
+            text_of(&e)
+        );
     }
 }
