@@ -184,16 +184,16 @@ class Event:
         """The arguments, ``argv[0]`` included, as captured."""
         argv = self._argv
         if argv is None:
-            h = self._h
-            n = h[_ARGV_LEN]
-            if n:
-                off = h[_ARGV_OFF]
-                # argv_count NUL-terminated strings back to back.
-                argv = tuple(self._rec[off : off + n - 1].split(b"\0"))
-            else:
-                argv = ()
-            self._argv = argv
+            argv = self._argv = self._block(_ARGV_OFF, _ARGV_LEN)
         return argv
+
+    def _block(self, off: int, length: int) -> Tuple[bytes, ...]:
+        """The NUL-terminated strings back to back at header items off, length."""
+        n = self._h[length]
+        if not n:
+            return ()
+        o = self._h[off]
+        return tuple(self._rec[o : o + n - 1].split(b"\0"))
 
     def _rich(self) -> bool:
         """The record has the appended fields (a library as new as this)."""
@@ -308,13 +308,7 @@ class Event:
             return None
         env = self._env
         if env is None:
-            n = self._h[_ENV_LEN]
-            if n:
-                off = self._h[_ENV_OFF]
-                env = tuple(self._rec[off : off + n - 1].split(b"\0"))
-            else:
-                env = ()
-            self._env = env
+            env = self._env = self._block(_ENV_OFF, _ENV_LEN)
         return env
 
     @property
