@@ -77,6 +77,19 @@
 #define EXECTRACE_OPT_FALLBACK_HOOKS (1 << 3)
 
 /**
+ * Also capture the new process's environment (`env`), with its own byte
+ * budget (`env_budget`). Off by default: environments often hold secrets.
+ */
+#define EXECTRACE_OPT_INCLUDE_ENV (1 << 4)
+
+/**
+ * Also resolve `exe_path` (the file that runs, symlinks resolved) and
+ * `cwd` by a bounded walk in the kernel. Off by default: it costs per
+ * path component.
+ */
+#define EXECTRACE_OPT_PATHS (1 << 5)
+
+/**
  * argv was cut: at the tracer's argv budget or at `EXECTRACE_ARGV_MAX`.
  */
 #define EXECTRACE_EVENT_ARGV_TRUNCATED (1 << 0)
@@ -117,7 +130,93 @@
 #define EXECTRACE_EVENT_ARGC_LOWER_BOUND (1 << 7)
 
 /**
- * Any of the truncation flags above: the event is not complete.
+ * The kernel has no audit support (CONFIG_AUDIT): `loginuid` and
+ * `sessionid` are unknown (written as 4294967295).
+ */
+#define EXECTRACE_EVENT_AUDIT_UNKNOWN (1 << 8)
+
+/**
+ * The program runs from a memfd (`memfd_create`: fileless execution).
+ */
+#define EXECTRACE_EVENT_EXE_MEMFD (1 << 9)
+
+/**
+ * The tty's kernel name was longer than the tracer keeps (15 bytes):
+ * `tty` is its start.
+ */
+#define EXECTRACE_EVENT_TTY_TRUNCATED (1 << 10)
+
+/**
+ * The environment was asked for (`EXECTRACE_OPT_INCLUDE_ENV`): `env`,
+ * `env_size` are set.
+ */
+#define EXECTRACE_EVENT_HAS_ENV (1 << 11)
+
+/**
+ * The environment was cut: at the env budget, or (in `struct
+ * exectrace_event`) at `EXECTRACE_ENV_MAX`.
+ */
+#define EXECTRACE_EVENT_ENV_TRUNCATED (1 << 12)
+
+/**
+ * The environment's memory could not be read: `env` is empty.
+ */
+#define EXECTRACE_EVENT_ENV_FAULT (1 << 13)
+
+/**
+ * The paths were asked for (`EXECTRACE_OPT_PATHS`).
+ */
+#define EXECTRACE_EVENT_HAS_PATHS (1 << 14)
+
+/**
+ * `exe_path` was deeper or longer than the walk's bounds (64 components,
+ * 4096 bytes): it is "" (never a partial path).
+ */
+#define EXECTRACE_EVENT_EXE_PATH_CUT (1 << 15)
+
+/**
+ * `exe_path` cannot be named from the task's root (a memfd, a file
+ * outside a chroot, a read fault): it is "".
+ */
+#define EXECTRACE_EVENT_EXE_PATH_UNRESOLVED (1 << 16)
+
+/**
+ * The file that runs had been deleted; `exe_path` is the name it had.
+ */
+#define EXECTRACE_EVENT_EXE_DELETED (1 << 17)
+
+/**
+ * `cwd` was beyond the walk's bounds: it is "".
+ */
+#define EXECTRACE_EVENT_CWD_CUT (1 << 18)
+
+/**
+ * `cwd` cannot be named from the task's root: it is "".
+ */
+#define EXECTRACE_EVENT_CWD_UNRESOLVED (1 << 19)
+
+/**
+ * The working directory had been removed; `cwd` is the name it had.
+ */
+#define EXECTRACE_EVENT_CWD_DELETED (1 << 20)
+
+/**
+ * The program file is on overlayfs, in its upper layer (added or changed
+ * in a container after it started).
+ */
+#define EXECTRACE_EVENT_EXE_UPPER_LAYER (1 << 21)
+
+/**
+ * The program file is on overlayfs but this kernel cannot tell its layer
+ * (no BTF of the overlay module): `EXECTRACE_EVENT_EXE_UPPER_LAYER` means
+ * nothing then.
+ */
+#define EXECTRACE_EVENT_EXE_UPPER_UNKNOWN (1 << 22)
+
+/**
+ * Any of the argv, filename and interpreter truncation flags: the event
+ * is not complete. (The environment, tty and path flags have their own
+ * bits and do not set this one.)
  */
 #define EXECTRACE_EVENT_TRUNCATED 2147483648
 
@@ -135,6 +234,30 @@
  * Size of the argv block of `struct exectrace_event`.
  */
 #define EXECTRACE_ARGV_MAX 32768
+
+/**
+ * Size of `exe_path` and `cwd`, NUL included: any path the kernel-side
+ * walk resolves whole fits.
+ */
+#define EXECTRACE_RESOLVED_PATH_LEN 4608
+
+/**
+ * Size of `tty`, NUL included.
+ */
+#define EXECTRACE_TTY_LEN 32
+
+/**
+ * Size of the environment block of `struct exectrace_event`; a longer
+ * captured environment is cut there (`EXECTRACE_EVENT_ENV_TRUNCATED`;
+ * the batch read has no such limit).
+ */
+#define EXECTRACE_ENV_MAX 32768
+
+/**
+ * `loginuid` / `sessionid` when unset, or unknown
+ * (`EXECTRACE_EVENT_AUDIT_UNKNOWN`).
+ */
+#define EXECTRACE_AUDIT_UNSET 4294967295
 
 /**
  * Alignment of the buffer of `exectrace_read_batch` and of every record in it.
@@ -187,6 +310,15 @@ typedef struct exectrace_opts {
    * Must be 0.
    */
   uint32_t reserved;
+  /**
+   * Environment bytes captured per exec (NULs included) with
+   * `EXECTRACE_OPT_INCLUDE_ENV`; 0 = 32768, at most 2 MiB.
+   */
+  uint32_t env_budget;
+  /**
+   * Must be 0.
+   */
+  uint32_t reserved2;
 } exectrace_opts;
 
 /**
@@ -288,6 +420,65 @@ typedef struct exectrace_event {
    * `argv_count` NUL-terminated strings back to back (see `exectrace_argv_next`).
    */
   char argv[EXECTRACE_ARGV_MAX];
+  /**
+   * Audit login uid (`/proc/PID/loginuid`); `EXECTRACE_AUDIT_UNSET` when
+   * unset, and when unknown (`EXECTRACE_EVENT_AUDIT_UNKNOWN`).
+   * This and the fields after it were appended after the first release
+   * (whose struct ended here, at 41064 bytes): each is written only when
+   * the caller's `size` covers it whole.
+   */
+  uint32_t loginuid;
+  /**
+   * Audit session id (`/proc/PID/sessionid`); as `loginuid`.
+   */
+  uint32_t sessionid;
+  /**
+   * Inode of the file that runs (for a script: its interpreter), as
+   * `stat(2)`'s `st_ino`; 0 for a failed exec.
+   */
+  uint64_t exe_inode;
+  /**
+   * Device of that file, as `stat(2)`'s `st_dev`; 0 for a failed exec.
+   */
+  uint64_t exe_dev;
+  /**
+   * True environment size in bytes, NULs included; 0 unless asked.
+   */
+  uint32_t env_size;
+  /**
+   * Strings in `env`.
+   */
+  uint32_t env_count;
+  /**
+   * Bytes used in `env`, NULs included.
+   */
+  uint32_t env_len;
+  /**
+   * Reserved, written as 0.
+   */
+  uint32_t reserved2;
+  /**
+   * Controlling terminal, named as under /dev (`pts/3`, `tty1`); "" when none.
+   */
+  char tty[EXECTRACE_TTY_LEN];
+  /**
+   * With `EXECTRACE_OPT_PATHS`: the absolute path of the file that runs,
+   * symlinks resolved, as /proc/PID/exe names it, relative to the
+   * exec'ing task's root (chroot, container) in its mount namespace.
+   * "" when not asked, cut or unresolved (see the flags).
+   */
+  char exe_path[EXECTRACE_RESOLVED_PATH_LEN];
+  /**
+   * With `EXECTRACE_OPT_PATHS`: the working directory at exec, as
+   * /proc/PID/cwd names it; "" as for `exe_path`.
+   */
+  char cwd[EXECTRACE_RESOLVED_PATH_LEN];
+  /**
+   * With `EXECTRACE_OPT_INCLUDE_ENV`: `env_count` NUL-terminated
+   * `NAME=value` strings back to back (see `exectrace_env_next`), cut at
+   * `EXECTRACE_ENV_MAX`.
+   */
+  char env[EXECTRACE_ENV_MAX];
 } exectrace_event;
 
 /**
@@ -333,6 +524,11 @@ typedef struct exectrace_stats {
  *                      EXECTRACE_EVENT_HAS_INTERP)
  * argv_off             argv_count NUL-terminated strings back to back,
  *                      argv_len bytes in all, NULs included
+ * exe_path_off         exe path, exe_path_len bytes, NUL   } when hdr_size
+ * cwd_off              cwd, cwd_len bytes, NUL             } >= 192
+ * tty_off              tty, tty_len bytes, NUL             }
+ * env_off              env_count NUL-terminated strings,   }
+ *                      env_len bytes in all                }
  * ... up to size       padding (unspecified bytes)
  * ```
  *
@@ -349,7 +545,8 @@ typedef struct exectrace_batch_record {
    */
   uint32_t size;
   /**
-   * Bytes of this fixed header as the library wrote it (>= 128).
+   * Bytes of this fixed header as the library wrote it (>= 128; 192
+   * since the exe path, cwd, tty, audit ids, exe inode and environment).
    */
   uint32_t hdr_size;
   /**
@@ -449,6 +646,67 @@ typedef struct exectrace_batch_record {
    * Name of the calling process before exec, NUL-terminated.
    */
   char comm[EXECTRACE_COMM_LEN];
+  /**
+   * Audit login uid; `EXECTRACE_AUDIT_UNSET` when unset or unknown
+   * (`EXECTRACE_EVENT_AUDIT_UNKNOWN`). This and the fields after it
+   * were appended after the first release (whose header ended here, at
+   * 128 bytes): present when `hdr_size` >= 192 (`EXECTRACE_RECORD_HAS`).
+   */
+  uint32_t loginuid;
+  /**
+   * Audit session id; as `loginuid`.
+   */
+  uint32_t sessionid;
+  /**
+   * Inode of the file that runs, as `stat(2)`'s `st_ino`.
+   */
+  uint64_t exe_inode;
+  /**
+   * Device of the file that runs, as `stat(2)`'s `st_dev`.
+   */
+  uint64_t exe_dev;
+  /**
+   * True environment size in bytes, NULs included; 0 unless asked.
+   */
+  uint32_t env_size;
+  /**
+   * Strings at `env_off`.
+   */
+  uint32_t env_count;
+  /**
+   * Bytes at `env_off`, NULs included (one more than captured when a
+   * cut last string gets its closing NUL); 0 unless asked.
+   */
+  uint32_t env_len;
+  /**
+   * Offset of the environment strings.
+   */
+  uint32_t env_off;
+  /**
+   * Offset of the resolved exe path ("" unless `EXECTRACE_EVENT_HAS_PATHS`
+   * and neither cut nor unresolved).
+   */
+  uint32_t exe_path_off;
+  /**
+   * Bytes of the exe path, without its NUL.
+   */
+  uint32_t exe_path_len;
+  /**
+   * Offset of the working directory ("" as for the exe path).
+   */
+  uint32_t cwd_off;
+  /**
+   * Bytes of the working directory, without its NUL.
+   */
+  uint32_t cwd_len;
+  /**
+   * Offset of the controlling terminal's name (`pts/3`; "" when none).
+   */
+  uint32_t tty_off;
+  /**
+   * Bytes of the tty name, without its NUL.
+   */
+  uint32_t tty_len;
 } exectrace_batch_record;
 
 #ifdef __cplusplus
@@ -475,7 +733,11 @@ int exectrace_new(const struct exectrace_opts *opts, struct exectrace **out);
 /**
  * Block until the next event and write it to `ev`.
  *
- * - `ev->size` must be at least `sizeof(struct exectrace_event)`.
+ * - `ev->size` must be at least 41064 (`sizeof(struct exectrace_event)`
+ *   in the first release). Only the fields that `ev->size` covers whole
+ *   are written: a caller built against an older header gets what it
+ *   knows; one with a smaller struct than this header's does not get the
+ *   later fields.
  *
  * Returns 0, or: -ECANCELED (the tracer was shut down or closed, also
  * from another thread while this call waited), -EINVAL (NULL argument or
@@ -519,9 +781,12 @@ int exectrace_read_timeout(struct exectrace *t, struct exectrace_event *ev, int 
  * (the tracer was shut down or closed, also from another thread while
  * this call waited), -EINVAL (NULL `t` or `buf`, or `buf` not aligned).
  * An event that does not fit after others were written also stays for
- * the next call: none is lost. The largest record is 128 bytes plus
- * 8704 of paths plus the argv budget plus 8 (about 41 KiB with the
- * default budget); a buffer of 256 KiB or more is a good choice.
+ * the next call: none is lost. The largest record is 192 bytes plus
+ * 8704 of filename and interpreter, plus the argv budget, plus 32 of
+ * tty, plus 16 (NULs and padding); with `EXECTRACE_OPT_PATHS` plus 8704
+ * of paths, with `EXECTRACE_OPT_INCLUDE_ENV` plus the env budget (about
+ * 41 KiB with the default options); a buffer of 256 KiB or more is a
+ * good choice.
  *
  * Thread-safe: concurrent reads on one handle are served one at a time
  * and each event goes to exactly one of them.
@@ -652,6 +917,27 @@ static inline const char *exectrace_argv_next(const struct exectrace_event *ev, 
 	return arg < end ? arg : (const char *)0;
 }
 
+/* The first string of ev's environment block (EXECTRACE_OPT_INCLUDE_ENV), or
+ * NULL if it has none. */
+static inline const char *exectrace_env_first(const struct exectrace_event *ev)
+{
+	return ev->env_count ? ev->env : (const char *)0;
+}
+
+/* The string after `s` in ev's environment block, or NULL after the last one. */
+static inline const char *exectrace_env_next(const struct exectrace_event *ev, const char *s)
+{
+	const char *end = ev->env + ev->env_len;
+	while (s < end && *s)
+		s++;
+	s++;
+	return s < end ? s : (const char *)0;
+}
+
+/* Whether record `rec` has header field `field` (a library older than this
+ * header writes a shorter header). */
+#define EXECTRACE_RECORD_HAS(rec, field)                                             ((size_t)(rec)->hdr_size >= offsetof(struct exectrace_batch_record, field) + sizeof((rec)->field))
+
 /* The record after `rec` in a buffer filled by exectrace_read_batch (call it
  * count - 1 times for the last one). */
 static inline const struct exectrace_batch_record *exectrace_record_next(
@@ -687,6 +973,44 @@ static inline const char *exectrace_record_argv_next(const struct exectrace_batc
 		arg++;
 	arg++;
 	return arg < end ? arg : (const char *)0;
+}
+
+/* The resolved exe path of a record, NUL-terminated ("" if none, or if the
+ * record has no such field). */
+static inline const char *exectrace_record_exe_path(const struct exectrace_batch_record *rec)
+{
+	return EXECTRACE_RECORD_HAS(rec, exe_path_len) ? (const char *)rec + rec->exe_path_off : "";
+}
+
+/* The working directory of a record, NUL-terminated ("" if none). */
+static inline const char *exectrace_record_cwd(const struct exectrace_batch_record *rec)
+{
+	return EXECTRACE_RECORD_HAS(rec, cwd_len) ? (const char *)rec + rec->cwd_off : "";
+}
+
+/* The controlling terminal of a record, NUL-terminated ("" if none). */
+static inline const char *exectrace_record_tty(const struct exectrace_batch_record *rec)
+{
+	return EXECTRACE_RECORD_HAS(rec, tty_len) ? (const char *)rec + rec->tty_off : "";
+}
+
+/* The first environment string of a record, or NULL if it has none. */
+static inline const char *exectrace_record_env_first(const struct exectrace_batch_record *rec)
+{
+	return EXECTRACE_RECORD_HAS(rec, env_off) && rec->env_count ?
+		       (const char *)rec + rec->env_off :
+		       (const char *)0;
+}
+
+/* The environment string after `s` in a record, or NULL after the last one. */
+static inline const char *exectrace_record_env_next(const struct exectrace_batch_record *rec,
+						    const char *s)
+{
+	const char *end = (const char *)rec + rec->env_off + rec->env_len;
+	while (s < end && *s)
+		s++;
+	s++;
+	return s < end ? s : (const char *)0;
 }
 
 #ifdef __cplusplus

@@ -28,10 +28,19 @@ pub const EXECTRACE_OPT_FILTER_UID: u32 = 1 << 1;
 pub const EXECTRACE_OPT_WAKE_PER_EVENT: u32 = 1 << 2;
 /// Use the hooks meant for kernels before 6.10 even on newer ones (testing).
 pub const EXECTRACE_OPT_FALLBACK_HOOKS: u32 = 1 << 3;
+/// Also capture the new process's environment (`env`), with its own byte
+/// budget (`env_budget`). Off by default: environments often hold secrets.
+pub const EXECTRACE_OPT_INCLUDE_ENV: u32 = 1 << 4;
+/// Also resolve `exe_path` (the file that runs, symlinks resolved) and
+/// `cwd` by a bounded walk in the kernel. Off by default: it costs per
+/// path component.
+pub const EXECTRACE_OPT_PATHS: u32 = 1 << 5;
 const KNOWN_OPT_FLAGS: u32 = EXECTRACE_OPT_INCLUDE_FAILED
     | EXECTRACE_OPT_FILTER_UID
     | EXECTRACE_OPT_WAKE_PER_EVENT
-    | EXECTRACE_OPT_FALLBACK_HOOKS;
+    | EXECTRACE_OPT_FALLBACK_HOOKS
+    | EXECTRACE_OPT_INCLUDE_ENV
+    | EXECTRACE_OPT_PATHS;
 
 /// argv was cut: at the tracer's argv budget or at `EXECTRACE_ARGV_MAX`.
 pub const EXECTRACE_EVENT_ARGV_TRUNCATED: u32 = 1 << 0;
@@ -49,7 +58,48 @@ pub const EXECTRACE_EVENT_ARGV_FAULT: u32 = 1 << 5;
 pub const EXECTRACE_EVENT_COMM_AFTER_EXEC: u32 = 1 << 6;
 /// Failed exec: `argc` and `argv_size` are lower bounds.
 pub const EXECTRACE_EVENT_ARGC_LOWER_BOUND: u32 = 1 << 7;
-/// Any of the truncation flags above: the event is not complete.
+/// The kernel has no audit support (CONFIG_AUDIT): `loginuid` and
+/// `sessionid` are unknown (written as 4294967295).
+pub const EXECTRACE_EVENT_AUDIT_UNKNOWN: u32 = 1 << 8;
+/// The program runs from a memfd (`memfd_create`: fileless execution).
+pub const EXECTRACE_EVENT_EXE_MEMFD: u32 = 1 << 9;
+/// The tty's kernel name was longer than the tracer keeps (15 bytes):
+/// `tty` is its start.
+pub const EXECTRACE_EVENT_TTY_TRUNCATED: u32 = 1 << 10;
+/// The environment was asked for (`EXECTRACE_OPT_INCLUDE_ENV`): `env`,
+/// `env_size` are set.
+pub const EXECTRACE_EVENT_HAS_ENV: u32 = 1 << 11;
+/// The environment was cut: at the env budget, or (in `struct
+/// exectrace_event`) at `EXECTRACE_ENV_MAX`.
+pub const EXECTRACE_EVENT_ENV_TRUNCATED: u32 = 1 << 12;
+/// The environment's memory could not be read: `env` is empty.
+pub const EXECTRACE_EVENT_ENV_FAULT: u32 = 1 << 13;
+/// The paths were asked for (`EXECTRACE_OPT_PATHS`).
+pub const EXECTRACE_EVENT_HAS_PATHS: u32 = 1 << 14;
+/// `exe_path` was deeper or longer than the walk's bounds (64 components,
+/// 4096 bytes): it is "" (never a partial path).
+pub const EXECTRACE_EVENT_EXE_PATH_CUT: u32 = 1 << 15;
+/// `exe_path` cannot be named from the task's root (a memfd, a file
+/// outside a chroot, a read fault): it is "".
+pub const EXECTRACE_EVENT_EXE_PATH_UNRESOLVED: u32 = 1 << 16;
+/// The file that runs had been deleted; `exe_path` is the name it had.
+pub const EXECTRACE_EVENT_EXE_DELETED: u32 = 1 << 17;
+/// `cwd` was beyond the walk's bounds: it is "".
+pub const EXECTRACE_EVENT_CWD_CUT: u32 = 1 << 18;
+/// `cwd` cannot be named from the task's root: it is "".
+pub const EXECTRACE_EVENT_CWD_UNRESOLVED: u32 = 1 << 19;
+/// The working directory had been removed; `cwd` is the name it had.
+pub const EXECTRACE_EVENT_CWD_DELETED: u32 = 1 << 20;
+/// The program file is on overlayfs, in its upper layer (added or changed
+/// in a container after it started).
+pub const EXECTRACE_EVENT_EXE_UPPER_LAYER: u32 = 1 << 21;
+/// The program file is on overlayfs but this kernel cannot tell its layer
+/// (no BTF of the overlay module): `EXECTRACE_EVENT_EXE_UPPER_LAYER` means
+/// nothing then.
+pub const EXECTRACE_EVENT_EXE_UPPER_UNKNOWN: u32 = 1 << 22;
+/// Any of the argv, filename and interpreter truncation flags: the event
+/// is not complete. (The environment, tty and path flags have their own
+/// bits and do not set this one.)
 pub const EXECTRACE_EVENT_TRUNCATED: u32 = 0x8000_0000;
 
 // The C flags are the record's flags (from the program's BTF), checked here.
@@ -62,6 +112,21 @@ const _: () = {
     assert!(EXECTRACE_EVENT_ARGV_FAULT == flags::ARGV_FAULT);
     assert!(EXECTRACE_EVENT_COMM_AFTER_EXEC == flags::COMM_AFTER_EXEC);
     assert!(EXECTRACE_EVENT_ARGC_LOWER_BOUND == flags::ARGC_LOWER_BOUND);
+    assert!(EXECTRACE_EVENT_AUDIT_UNKNOWN == flags::AUDIT_UNKNOWN);
+    assert!(EXECTRACE_EVENT_EXE_MEMFD == flags::EXE_MEMFD);
+    assert!(EXECTRACE_EVENT_TTY_TRUNCATED == flags::TTY_TRUNCATED);
+    assert!(EXECTRACE_EVENT_HAS_ENV == flags::HAS_ENV);
+    assert!(EXECTRACE_EVENT_ENV_TRUNCATED == flags::ENV_TRUNCATED);
+    assert!(EXECTRACE_EVENT_ENV_FAULT == flags::ENV_FAULT);
+    assert!(EXECTRACE_EVENT_HAS_PATHS == flags::HAS_PATHS);
+    assert!(EXECTRACE_EVENT_EXE_PATH_CUT == flags::EXE_PATH_CUT);
+    assert!(EXECTRACE_EVENT_EXE_PATH_UNRESOLVED == flags::EXE_PATH_UNRESOLVED);
+    assert!(EXECTRACE_EVENT_EXE_DELETED == flags::EXE_DELETED);
+    assert!(EXECTRACE_EVENT_CWD_CUT == flags::CWD_CUT);
+    assert!(EXECTRACE_EVENT_CWD_UNRESOLVED == flags::CWD_UNRESOLVED);
+    assert!(EXECTRACE_EVENT_CWD_DELETED == flags::CWD_DELETED);
+    assert!(EXECTRACE_EVENT_EXE_UPPER_LAYER == flags::EXE_UPPER_LAYER);
+    assert!(EXECTRACE_EVENT_EXE_UPPER_UNKNOWN == flags::EXE_UPPER_UNKNOWN);
 };
 
 /// Size of `comm`, NUL included.
@@ -70,6 +135,18 @@ pub const EXECTRACE_COMM_LEN: usize = 16;
 pub const EXECTRACE_PATH_LEN: usize = 4096;
 /// Size of the argv block of `struct exectrace_event`.
 pub const EXECTRACE_ARGV_MAX: usize = 32768;
+/// Size of `exe_path` and `cwd`, NUL included: any path the kernel-side
+/// walk resolves whole fits.
+pub const EXECTRACE_RESOLVED_PATH_LEN: usize = 4608;
+/// Size of `tty`, NUL included.
+pub const EXECTRACE_TTY_LEN: usize = 32;
+/// Size of the environment block of `struct exectrace_event`; a longer
+/// captured environment is cut there (`EXECTRACE_EVENT_ENV_TRUNCATED`;
+/// the batch read has no such limit).
+pub const EXECTRACE_ENV_MAX: usize = 32768;
+/// `loginuid` / `sessionid` when unset, or unknown
+/// (`EXECTRACE_EVENT_AUDIT_UNKNOWN`).
+pub const EXECTRACE_AUDIT_UNSET: u32 = 4294967295;
 
 /// Options for `exectrace_new`. Zero every byte, set `size`, then set what
 /// you need: zero means the default. Fields are only ever appended.
@@ -93,6 +170,11 @@ pub struct exectrace_opts {
     pub wakeup_latency_us: u32,
     /// Must be 0.
     pub reserved: u32,
+    /// Environment bytes captured per exec (NULs included) with
+    /// `EXECTRACE_OPT_INCLUDE_ENV`; 0 = 32768, at most 2 MiB.
+    pub env_budget: u32,
+    /// Must be 0.
+    pub reserved2: u32,
 }
 
 /// One exec, written by `exectrace_read`. Caller-owned; set `size` before
@@ -147,12 +229,48 @@ pub struct exectrace_event {
     pub interpreter: [c_char; EXECTRACE_PATH_LEN],
     /// `argv_count` NUL-terminated strings back to back (see `exectrace_argv_next`).
     pub argv: [c_char; EXECTRACE_ARGV_MAX],
+    /// Audit login uid (`/proc/PID/loginuid`); `EXECTRACE_AUDIT_UNSET` when
+    /// unset, and when unknown (`EXECTRACE_EVENT_AUDIT_UNKNOWN`).
+    /// This and the fields after it were appended after the first release
+    /// (whose struct ended here, at 41064 bytes): each is written only when
+    /// the caller's `size` covers it whole.
+    pub loginuid: u32,
+    /// Audit session id (`/proc/PID/sessionid`); as `loginuid`.
+    pub sessionid: u32,
+    /// Inode of the file that runs (for a script: its interpreter), as
+    /// `stat(2)`'s `st_ino`; 0 for a failed exec.
+    pub exe_inode: u64,
+    /// Device of that file, as `stat(2)`'s `st_dev`; 0 for a failed exec.
+    pub exe_dev: u64,
+    /// True environment size in bytes, NULs included; 0 unless asked.
+    pub env_size: u32,
+    /// Strings in `env`.
+    pub env_count: u32,
+    /// Bytes used in `env`, NULs included.
+    pub env_len: u32,
+    /// Reserved, written as 0.
+    pub reserved2: u32,
+    /// Controlling terminal, named as under /dev (`pts/3`, `tty1`); "" when none.
+    pub tty: [c_char; EXECTRACE_TTY_LEN],
+    /// With `EXECTRACE_OPT_PATHS`: the absolute path of the file that runs,
+    /// symlinks resolved, as /proc/PID/exe names it, relative to the
+    /// exec'ing task's root (chroot, container) in its mount namespace.
+    /// "" when not asked, cut or unresolved (see the flags).
+    pub exe_path: [c_char; EXECTRACE_RESOLVED_PATH_LEN],
+    /// With `EXECTRACE_OPT_PATHS`: the working directory at exec, as
+    /// /proc/PID/cwd names it; "" as for `exe_path`.
+    pub cwd: [c_char; EXECTRACE_RESOLVED_PATH_LEN],
+    /// With `EXECTRACE_OPT_INCLUDE_ENV`: `env_count` NUL-terminated
+    /// `NAME=value` strings back to back (see `exectrace_env_next`), cut at
+    /// `EXECTRACE_ENV_MAX`.
+    pub env: [c_char; EXECTRACE_ENV_MAX],
 }
 
 /// `sizeof(struct exectrace_event)` in the first release. Fields appended
 /// later are written only when the caller's `size` covers them; callers
 /// built against this size keep working.
-const EVENT_SIZE_V0: usize = std::mem::size_of::<exectrace_event>();
+const EVENT_SIZE_V0: usize = std::mem::offset_of!(exectrace_event, loginuid);
+const _: () = assert!(EVENT_SIZE_V0 == 41064);
 
 /// Counters of a tracer; set `size` first.
 #[repr(C)]
@@ -188,6 +306,11 @@ pub const EXECTRACE_RECORD_ALIGN: usize = 8;
 ///                      EXECTRACE_EVENT_HAS_INTERP)
 /// argv_off             argv_count NUL-terminated strings back to back,
 ///                      argv_len bytes in all, NULs included
+/// exe_path_off         exe path, exe_path_len bytes, NUL   } when hdr_size
+/// cwd_off              cwd, cwd_len bytes, NUL             } >= 192
+/// tty_off              tty, tty_len bytes, NUL             }
+/// env_off              env_count NUL-terminated strings,   }
+///                      env_len bytes in all                }
 /// ... up to size       padding (unspecified bytes)
 /// ```
 ///
@@ -201,7 +324,8 @@ pub const EXECTRACE_RECORD_ALIGN: usize = 8;
 pub struct exectrace_batch_record {
     /// Bytes of this record, header, strings and padding: a multiple of 8.
     pub size: u32,
-    /// Bytes of this fixed header as the library wrote it (>= 128).
+    /// Bytes of this fixed header as the library wrote it (>= 128; 192
+    /// since the exe path, cwd, tty, audit ids, exe inode and environment).
     pub hdr_size: u32,
     /// `EXECTRACE_EVENT_*` bits.
     pub flags: u32,
@@ -252,10 +376,43 @@ pub struct exectrace_batch_record {
     pub reserved: u32,
     /// Name of the calling process before exec, NUL-terminated.
     pub comm: [c_char; EXECTRACE_COMM_LEN],
+    /// Audit login uid; `EXECTRACE_AUDIT_UNSET` when unset or unknown
+    /// (`EXECTRACE_EVENT_AUDIT_UNKNOWN`). This and the fields after it
+    /// were appended after the first release (whose header ended here, at
+    /// 128 bytes): present when `hdr_size` >= 192 (`EXECTRACE_RECORD_HAS`).
+    pub loginuid: u32,
+    /// Audit session id; as `loginuid`.
+    pub sessionid: u32,
+    /// Inode of the file that runs, as `stat(2)`'s `st_ino`.
+    pub exe_inode: u64,
+    /// Device of the file that runs, as `stat(2)`'s `st_dev`.
+    pub exe_dev: u64,
+    /// True environment size in bytes, NULs included; 0 unless asked.
+    pub env_size: u32,
+    /// Strings at `env_off`.
+    pub env_count: u32,
+    /// Bytes at `env_off`, NULs included (one more than captured when a
+    /// cut last string gets its closing NUL); 0 unless asked.
+    pub env_len: u32,
+    /// Offset of the environment strings.
+    pub env_off: u32,
+    /// Offset of the resolved exe path ("" unless `EXECTRACE_EVENT_HAS_PATHS`
+    /// and neither cut nor unresolved).
+    pub exe_path_off: u32,
+    /// Bytes of the exe path, without its NUL.
+    pub exe_path_len: u32,
+    /// Offset of the working directory ("" as for the exe path).
+    pub cwd_off: u32,
+    /// Bytes of the working directory, without its NUL.
+    pub cwd_len: u32,
+    /// Offset of the controlling terminal's name (`pts/3`; "" when none).
+    pub tty_off: u32,
+    /// Bytes of the tty name, without its NUL.
+    pub tty_len: u32,
 }
 
 const RECORD_HDR: usize = std::mem::size_of::<exectrace_batch_record>();
-const _: () = assert!(RECORD_HDR == 128 && RECORD_HDR % EXECTRACE_RECORD_ALIGN == 0);
+const _: () = assert!(RECORD_HDR == 192 && RECORD_HDR % EXECTRACE_RECORD_ALIGN == 0);
 
 /// A tracer. Opaque; create with `exectrace_new`, free with `exectrace_close`.
 pub struct exectrace {
@@ -363,6 +520,14 @@ fn opts_from_c(o: &exectrace_opts) -> Result<TracerOpts, c_int> {
     if o.ring_size != 0 {
         t.ring_size = o.ring_size;
     }
+    if o.reserved2 != 0 {
+        return Err(invalid("opts.reserved2 must be 0"));
+    }
+    t.include_env = o.flags & EXECTRACE_OPT_INCLUDE_ENV != 0;
+    t.paths = o.flags & EXECTRACE_OPT_PATHS != 0;
+    if o.env_budget != 0 {
+        t.env_budget = o.env_budget;
+    }
     if o.flags & EXECTRACE_OPT_WAKE_PER_EVENT != 0 {
         t.wakeup_latency = Duration::ZERO;
     } else if o.wakeup_latency_us != 0 {
@@ -448,11 +613,11 @@ fn put_str(dst: &mut [c_char], src: &[u8]) -> bool {
     n < src.len()
 }
 
-/// Fill `ev` (which has at least size_of::<exectrace_event>() bytes) from a record.
+/// Fill `ev` (which has `size` >= `EVENT_SIZE_V0` bytes) from a record.
 ///
 /// # Safety
-/// `ev` is valid for writes of a whole `exectrace_event`.
-unsafe fn fill_event(ev: *mut exectrace_event, r: &EventRef<'_>) {
+/// `ev` is valid for writes of `size` bytes.
+unsafe fn fill_event(ev: *mut exectrace_event, size: usize, r: &EventRef<'_>) {
     let mut flags = r.flags();
     // SAFETY: per the contract every field below lies inside *ev. Arrays are
     // written through references to the fields, not the whole struct, so the
@@ -490,8 +655,99 @@ unsafe fn fill_event(ev: *mut exectrace_event, r: &EventRef<'_>) {
         }
         addr_of_mut!((*ev).argv_len).write(len);
         addr_of_mut!((*ev).argv_count).write(count);
+        flags |= fill_event_ext(ev, size, r);
         addr_of_mut!((*ev).flags).write(with_truncated(flags));
     }
+}
+
+/// Whether an event of `size` bytes holds the field at `off` of `len` bytes.
+fn covers(size: usize, off: usize, len: usize) -> bool {
+    off + len <= size
+}
+
+/// Fill the fields appended after the first release, each only when
+/// `size` covers it whole; returns the flags to add (cuts).
+///
+/// # Safety
+/// `ev` is valid for writes of `size` bytes (at least `EVENT_SIZE_V0`).
+unsafe fn fill_event_ext(ev: *mut exectrace_event, size: usize, r: &EventRef<'_>) -> u32 {
+    use std::mem::offset_of;
+    macro_rules! has {
+        ($f:ident, $len:expr) => {
+            covers(size, offset_of!(exectrace_event, $f), $len)
+        };
+    }
+    let mut flags = 0;
+    let audit = |v: Option<u32>| v.unwrap_or(EXECTRACE_AUDIT_UNSET);
+    // SAFETY: each field is written only when it lies within the caller's
+    // `size` bytes (checked by `has!` before its address is taken).
+    unsafe {
+        if has!(loginuid, 4) {
+            addr_of_mut!((*ev).loginuid).write(audit(r.loginuid()));
+        }
+        if has!(sessionid, 4) {
+            addr_of_mut!((*ev).sessionid).write(audit(r.sessionid()));
+        }
+        if has!(exe_inode, 8) {
+            addr_of_mut!((*ev).exe_inode).write(r.exe_inode());
+        }
+        if has!(exe_dev, 8) {
+            addr_of_mut!((*ev).exe_dev).write(r.exe_dev());
+        }
+        if has!(env_size, 4) {
+            addr_of_mut!((*ev).env_size).write(r.env_size());
+        }
+        if has!(reserved2, 4) {
+            addr_of_mut!((*ev).reserved2).write(0);
+        }
+        if has!(tty, EXECTRACE_TTY_LEN) {
+            put_str(&mut *addr_of_mut!((*ev).tty), &r.tty());
+        }
+        for (is_exe, path) in [(true, r.exe_path()), (false, r.cwd())] {
+            let fits = if is_exe {
+                has!(exe_path, EXECTRACE_RESOLVED_PATH_LEN)
+            } else {
+                has!(cwd, EXECTRACE_RESOLVED_PATH_LEN)
+            };
+            if !fits {
+                continue;
+            }
+            let dst = if is_exe {
+                &mut *addr_of_mut!((*ev).exe_path)
+            } else {
+                &mut *addr_of_mut!((*ev).cwd)
+            };
+            let p = path.unwrap_or_default();
+            if p.len() >= dst.len() {
+                // Never a partial path: "" and the cut flag.
+                dst[0] = 0;
+                flags |= if is_exe {
+                    EXECTRACE_EVENT_EXE_PATH_CUT
+                } else {
+                    EXECTRACE_EVENT_CWD_CUT
+                };
+            } else {
+                put_str(dst, &p);
+            }
+        }
+        if has!(env_len, 4) {
+            let (len, count) = if has!(env, EXECTRACE_ENV_MAX) {
+                let (len, count, cut) = put_argv(&mut *addr_of_mut!((*ev).env), r.env_block());
+                if cut {
+                    flags |= EXECTRACE_EVENT_ENV_TRUNCATED;
+                }
+                (len, count)
+            } else {
+                if !r.env_block().is_empty() {
+                    flags |= EXECTRACE_EVENT_ENV_TRUNCATED;
+                }
+                (0, 0)
+            };
+            addr_of_mut!((*ev).env_count).write(count);
+            addr_of_mut!((*ev).env_len).write(len);
+        }
+    }
+    flags
 }
 
 /// `flags` with `EXECTRACE_EVENT_TRUNCATED` when any truncation flag is set.
@@ -545,9 +801,9 @@ fn read_common(t: *mut exectrace, ev: *mut exectrace_event, timeout: Option<Dura
             "event.size is {size}, smaller than the oldest struct exectrace_event ({EVENT_SIZE_V0} bytes)"
         ));
     }
-    // SAFETY: ev has at least size_of::<exectrace_event>() writable bytes.
+    // SAFETY: ev has `size` (>= EVENT_SIZE_V0) writable bytes.
     with_tracer(t, |tracer| {
-        match tracer.read_with(timeout, |r| unsafe { fill_event(ev, r) }) {
+        match tracer.read_with(timeout, |r| unsafe { fill_event(ev, size, r) }) {
             Ok(Some(())) => 0,
             Ok(None) if timeout == Some(Duration::ZERO) => {
                 set_last_error("no event ready");
@@ -564,7 +820,11 @@ fn read_common(t: *mut exectrace, ev: *mut exectrace_event, timeout: Option<Dura
 
 /// Block until the next event and write it to `ev`.
 ///
-/// - `ev->size` must be at least `sizeof(struct exectrace_event)`.
+/// - `ev->size` must be at least 41064 (`sizeof(struct exectrace_event)`
+///   in the first release). Only the fields that `ev->size` covers whole
+///   are written: a caller built against an older header gets what it
+///   knows; one with a smaller struct than this header's does not get the
+///   later fields.
 ///
 /// Returns 0, or: -ECANCELED (the tracer was shut down or closed, also
 /// from another thread while this call waited), -EINVAL (NULL argument or
@@ -597,30 +857,78 @@ pub unsafe extern "C" fn exectrace_read_timeout(
     })
 }
 
-/// Bytes the record of `r` takes in a batch (a multiple of 8), and of its
-/// argv block there (a cut last string gets a closing NUL).
-fn record_size(r: &EventRef<'_>) -> (usize, usize) {
-    let block = r.argv_block();
-    let argv = block.len() + usize::from(block.last().is_some_and(|&b| b != 0));
-    let interp = r.interpreter().map_or(0, <[u8]>::len);
-    let size = RECORD_HDR + r.filename().len() + 1 + interp + 1 + argv;
-    (size.next_multiple_of(EXECTRACE_RECORD_ALIGN), argv)
+/// A NUL-terminated block of strings as a batch record holds it: the
+/// captured block, plus a closing NUL for a cut last string; its length
+/// and string count.
+fn block_len(block: &[u8]) -> (usize, u32) {
+    let len = block.len() + usize::from(block.last().is_some_and(|&b| b != 0));
+    // A cut last string (no NUL in the block) is a string too.
+    let count = block.iter().filter(|&&b| b == 0).count() + len - block.len();
+    (len, count as u32)
+}
+
+/// The parts of a batch record after its header, in order.
+struct RecordParts<'a> {
+    filename: &'a [u8],
+    interp: &'a [u8],
+    argv: &'a [u8],
+    exe_path: Vec<u8>,
+    cwd: Vec<u8>,
+    /// The tty's /dev name (at most 16 bytes: `pts/` and a 12-digit index).
+    tty: [u8; EXECTRACE_TTY_LEN],
+    tty_len: usize,
+    env: &'a [u8],
+}
+
+impl<'a> RecordParts<'a> {
+    fn of(r: &EventRef<'a>) -> Self {
+        let name = r.tty();
+        let mut tty = [0u8; EXECTRACE_TTY_LEN];
+        let tty_len = name.len().min(EXECTRACE_TTY_LEN - 1);
+        tty[..tty_len].copy_from_slice(&name[..tty_len]);
+        RecordParts {
+            filename: r.filename(),
+            interp: r.interpreter().unwrap_or(b""),
+            argv: r.argv_block(),
+            exe_path: r.exe_path().unwrap_or_default(),
+            cwd: r.cwd().unwrap_or_default(),
+            tty,
+            tty_len,
+            env: r.env_block(),
+        }
+    }
+
+    /// Bytes the record takes in a batch (a multiple of 8).
+    fn size(&self) -> usize {
+        let strs = self.filename.len()
+            + self.interp.len()
+            + self.exe_path.len()
+            + self.cwd.len()
+            + self.tty_len
+            + 5;
+        let size = RECORD_HDR + strs + block_len(self.argv).0 + block_len(self.env).0;
+        size.next_multiple_of(EXECTRACE_RECORD_ALIGN)
+    }
 }
 
 /// Write the record of `r` at `dst`.
 ///
 /// # Safety
 /// `dst` is 8-byte aligned and valid for writes of `size` bytes, where
-/// `(size, argv)` is `record_size(r)`.
-unsafe fn put_record(dst: *mut u8, size: usize, argv: usize, r: &EventRef<'_>) {
-    let filename = r.filename();
-    let interp = r.interpreter().unwrap_or(b"");
-    let block = r.argv_block();
+/// `size` is `p.size()`, `p` being `RecordParts::of(r)`.
+unsafe fn put_record(dst: *mut u8, size: usize, p: &RecordParts<'_>, r: &EventRef<'_>) {
+    let (argv_len, argv_count) = block_len(p.argv);
+    let (env_len, env_count) = block_len(p.env);
     let filename_off = RECORD_HDR;
-    let interp_off = filename_off + filename.len() + 1;
-    let argv_off = interp_off + interp.len() + 1;
+    let interp_off = filename_off + p.filename.len() + 1;
+    let argv_off = interp_off + p.interp.len() + 1;
+    let exe_path_off = argv_off + argv_len;
+    let cwd_off = exe_path_off + p.exe_path.len() + 1;
+    let tty_off = cwd_off + p.cwd.len() + 1;
+    let env_off = tty_off + p.tty_len + 1;
     let mut comm = [0 as c_char; EXECTRACE_COMM_LEN];
     put_str(&mut comm, r.comm());
+    let audit = |v: Option<u32>| v.unwrap_or(EXECTRACE_AUDIT_UNSET);
     let hdr = exectrace_batch_record {
         size: size as u32,
         hdr_size: RECORD_HDR as u32,
@@ -639,28 +947,49 @@ unsafe fn put_record(dst: *mut u8, size: usize, argv: usize, r: &EventRef<'_>) {
         pid_ns: r.pid_ns(),
         argc: r.argc(),
         argv_size: r.argv_size(),
-        // A cut last string (no NUL in the block) is a string too.
-        argv_count: (block.iter().filter(|&&b| b == 0).count() + argv - block.len()) as u32,
-        argv_len: argv as u32,
+        argv_count,
+        argv_len: argv_len as u32,
         filename_off: filename_off as u32,
-        filename_len: filename.len() as u32,
+        filename_len: p.filename.len() as u32,
         interp_off: interp_off as u32,
-        interp_len: interp.len() as u32,
+        interp_len: p.interp.len() as u32,
         argv_off: argv_off as u32,
         reserved: 0,
         comm,
+        loginuid: audit(r.loginuid()),
+        sessionid: audit(r.sessionid()),
+        exe_inode: r.exe_inode(),
+        exe_dev: r.exe_dev(),
+        env_size: r.env_size(),
+        env_count,
+        env_len: env_len as u32,
+        env_off: env_off as u32,
+        exe_path_off: exe_path_off as u32,
+        exe_path_len: p.exe_path.len() as u32,
+        cwd_off: cwd_off as u32,
+        cwd_len: p.cwd.len() as u32,
+        tty_off: tty_off as u32,
+        tty_len: p.tty_len as u32,
     };
     // SAFETY: per the contract every write below is inside dst..dst+size
-    // (record_size counted each part), and dst is aligned for the header.
+    // (size() counted each part), and dst is aligned for the header.
     unsafe {
         ptr::write(dst as *mut exectrace_batch_record, hdr);
-        for (off, bytes) in [(filename_off, filename), (interp_off, interp)] {
+        for (off, bytes) in [
+            (filename_off, p.filename),
+            (interp_off, p.interp),
+            (exe_path_off, &p.exe_path[..]),
+            (cwd_off, &p.cwd[..]),
+            (tty_off, &p.tty[..p.tty_len]),
+        ] {
             ptr::copy_nonoverlapping(bytes.as_ptr(), dst.add(off), bytes.len());
             dst.add(off + bytes.len()).write(0);
         }
-        ptr::copy_nonoverlapping(block.as_ptr(), dst.add(argv_off), block.len());
-        if argv > block.len() {
-            dst.add(argv_off + block.len()).write(0);
+        for (off, block, len) in [(argv_off, p.argv, argv_len), (env_off, p.env, env_len)] {
+            ptr::copy_nonoverlapping(block.as_ptr(), dst.add(off), block.len());
+            if len > block.len() {
+                dst.add(off + block.len()).write(0);
+            }
         }
     }
 }
@@ -685,9 +1014,12 @@ unsafe fn put_record(dst: *mut u8, size: usize, argv: usize, r: &EventRef<'_>) {
 /// (the tracer was shut down or closed, also from another thread while
 /// this call waited), -EINVAL (NULL `t` or `buf`, or `buf` not aligned).
 /// An event that does not fit after others were written also stays for
-/// the next call: none is lost. The largest record is 128 bytes plus
-/// 8704 of paths plus the argv budget plus 8 (about 41 KiB with the
-/// default budget); a buffer of 256 KiB or more is a good choice.
+/// the next call: none is lost. The largest record is 192 bytes plus
+/// 8704 of filename and interpreter, plus the argv budget, plus 32 of
+/// tty, plus 16 (NULs and padding); with `EXECTRACE_OPT_PATHS` plus 8704
+/// of paths, with `EXECTRACE_OPT_INCLUDE_ENV` plus the env budget (about
+/// 41 KiB with the default options); a buffer of 256 KiB or more is a
+/// good choice.
 ///
 /// Thread-safe: concurrent reads on one handle are served one at a time
 /// and each event goes to exactly one of them.
@@ -712,7 +1044,8 @@ pub unsafe extern "C" fn exectrace_read_batch(
         let mut short = None;
         with_tracer(t, |tracer| {
             let taken = tracer.read_many(timeout, c_int::MAX as usize, |r| {
-                let (size, argv) = record_size(r);
+                let parts = RecordParts::of(r);
+                let size = parts.size();
                 if size > cap - used {
                     if used == 0 {
                         short = Some(size);
@@ -721,7 +1054,7 @@ pub unsafe extern "C" fn exectrace_read_batch(
                 }
                 // SAFETY: used + size <= cap bytes of the caller's buffer,
                 // and used is a multiple of 8 from an aligned start.
-                unsafe { put_record(base.add(used), size, argv, r) };
+                unsafe { put_record(base.add(used), size, &parts, r) };
                 used += size;
                 true
             });

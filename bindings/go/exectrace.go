@@ -138,6 +138,21 @@ type TracerOpts struct {
 	// every argument, up to the library's per-event argv limit of 32 KiB
 	// (Truncated is set when that limit cut anything).
 	FullArgv bool
+
+	// IncludeEnv also captures each new process's environment
+	// (Event.Env), read from its memory after exec as argv is. Off by
+	// default: environments are large and often hold secrets.
+	IncludeEnv bool
+
+	// EnvBudget is the environment bytes captured per exec (NULs
+	// included) with IncludeEnv; 0 means 32768, at most 2 MiB. Beyond it
+	// Event.EnvTruncated is set and Event.EnvSize is still the true size.
+	EnvBudget uint32
+
+	// Paths also resolves Event.ExePath (the file that runs, symlinks
+	// resolved) and Event.Cwd, by a bounded walk in the kernel. Off by
+	// default: it costs per path component.
+	Paths bool
 }
 
 // Tracer allows consumers to read exec events from the kernel via an eBPF
@@ -200,6 +215,57 @@ type Event struct {
 	// Interpreter is the interpreter of a script ("#!" line) or binfmt_misc
 	// program, or "".
 	Interpreter string `json:"interpreter,omitempty"`
+
+	// ExePath is the absolute path of the file that runs (for a script,
+	// its interpreter), symlinks resolved, as /proc/PID/exe names it,
+	// relative to the exec'ing task's root (chroot, container) in its
+	// mount namespace. Only with TracerOpts.Paths; "" otherwise and when it
+	// was cut (ExePathCut) or cannot be named (ExePathUnresolved): never a
+	// wrong or partial path.
+	ExePath string `json:"exe_path,omitempty"`
+	// Cwd is the working directory at exec, as ExePath (TracerOpts.Paths).
+	Cwd string `json:"cwd,omitempty"`
+	// LoginUID is the audit login uid (/proc/PID/loginuid), 4294967295
+	// when unset; nil when the kernel has no audit support.
+	LoginUID *uint32 `json:"loginuid,omitempty"`
+	// SessionID is the audit session id (/proc/PID/sessionid), 4294967295
+	// when unset; nil as LoginUID.
+	SessionID *uint32 `json:"sessionid,omitempty"`
+	// TTY is the controlling terminal, named as under /dev ("pts/3");
+	// "" when there is none.
+	TTY string `json:"tty,omitempty"`
+	// ExeInode and ExeDev are the inode and device of the file that runs,
+	// as stat(2) gives them (st_ino, st_dev); 0 for a failed exec.
+	ExeInode uint64 `json:"exe_inode,omitempty"`
+	ExeDev   uint64 `json:"exe_dev,omitempty"`
+	// ExeMemfd is true when the program runs from a memfd (fileless).
+	ExeMemfd bool `json:"exe_memfd,omitempty"`
+	// ExeUpperLayer tells whether the program file is in an overlayfs
+	// upper layer (added or changed in a container after it started):
+	// false for any other file; nil for an overlayfs file whose layer this
+	// kernel cannot tell.
+	ExeUpperLayer *bool `json:"exe_upper_layer,omitempty"`
+	// Env is the new process's environment ("NAME=value" strings), with
+	// TracerOpts.IncludeEnv; nil otherwise.
+	Env []string `json:"env,omitempty"`
+	// EnvSize is the true environment size in bytes (NULs included), also
+	// when Env was cut; 0 unless asked.
+	EnvSize uint32 `json:"env_size,omitempty"`
+	// EnvTruncated: Env is only a prefix (cut at TracerOpts.EnvBudget, the
+	// last string maybe cut short), or could not be read.
+	EnvTruncated bool `json:"env_truncated,omitempty"`
+	// ExePathCut and CwdCut: the path was deeper or longer than the
+	// kernel walk's bounds (64 components, 4096 bytes); it is "".
+	ExePathCut bool `json:"exe_path_cut,omitempty"`
+	CwdCut     bool `json:"cwd_cut,omitempty"`
+	// ExePathUnresolved and CwdUnresolved: the path cannot be named from
+	// the task's root (a memfd, a file outside a chroot); it is "".
+	ExePathUnresolved bool `json:"exe_path_unresolved,omitempty"`
+	CwdUnresolved     bool `json:"cwd_unresolved,omitempty"`
+	// ExeDeleted and CwdDeleted: the file or directory had been deleted;
+	// the path is the name it had.
+	ExeDeleted bool `json:"exe_deleted,omitempty"`
+	CwdDeleted bool `json:"cwd_deleted,omitempty"`
 }
 
 // GetPidNS returns the inum of the PID namespace of the current process,
@@ -289,6 +355,13 @@ func New(opts *TracerOpts) (Tracer, error) {
 	var o C.struct_exectrace_opts
 	o.size = C.uint32_t(unsafe.Sizeof(o))
 	o.pid_ns = C.uint32_t(opts.PidNS)
+	if opts.IncludeEnv {
+		o.flags |= C.EXECTRACE_OPT_INCLUDE_ENV
+	}
+	if opts.Paths {
+		o.flags |= C.EXECTRACE_OPT_PATHS
+	}
+	o.env_budget = C.uint32_t(opts.EnvBudget)
 	var h *C.struct_exectrace
 	if rc := C.go_et_new(&o, &h, t.state); rc != 0 {
 		msg := C.GoString(&t.state.msg[0])
@@ -495,16 +568,23 @@ func (t *tracer) stats() (drops, malformed uint64, err error) {
 func (t *tracer) decode(buf []byte, n int) []Event {
 	end, nargs := 0, 0
 	for i := 0; i < n; i++ {
-		r := (*C.struct_exectrace_batch_record)(unsafe.Pointer(&buf[end]))
+		r := recordAt(buf, end)
 		nargs += int(r.argv_count)
+		if hasRich(r) {
+			nargs += int(r.env_count)
+		}
 		end += int(r.size)
 	}
 	recs := string(buf[:end])
 	argv := make([]string, 0, nargs)
 	evs := make([]Event, n)
+	// The audit ids and layer flags the events point to, one array each
+	// per batch.
+	ids := make([]uint32, 2*n)
+	layers := make([]bool, n)
 	off := 0
 	for i := range evs {
-		r := (*C.struct_exectrace_batch_record)(unsafe.Pointer(&buf[off]))
+		r := recordAt(buf, off)
 		rec := recs[off : off+int(r.size)]
 		off += int(r.size)
 		flags := uint32(r.flags)
@@ -538,8 +618,60 @@ func (t *tracer) decode(buf []byte, n int) []Event {
 			ioff := int(r.interp_off)
 			e.Interpreter = rec[ioff : ioff+int(r.interp_len)]
 		}
+		if !hasRich(r) {
+			continue // a library older than the header: no such fields
+		}
+		str := func(off, n C.uint32_t) string { return rec[int(off) : int(off)+int(n)] }
+		e.ExePath = str(r.exe_path_off, r.exe_path_len)
+		e.Cwd = str(r.cwd_off, r.cwd_len)
+		e.TTY = str(r.tty_off, r.tty_len)
+		e.ExeInode = uint64(r.exe_inode)
+		e.ExeDev = uint64(r.exe_dev)
+		if flags&C.EXECTRACE_EVENT_AUDIT_UNKNOWN == 0 {
+			ids[2*i], ids[2*i+1] = uint32(r.loginuid), uint32(r.sessionid)
+			e.LoginUID, e.SessionID = &ids[2*i], &ids[2*i+1]
+		}
+		if flags&C.EXECTRACE_EVENT_EXE_UPPER_UNKNOWN == 0 {
+			layers[i] = flags&C.EXECTRACE_EVENT_EXE_UPPER_LAYER != 0
+			e.ExeUpperLayer = &layers[i]
+		}
+		e.ExeMemfd = flags&C.EXECTRACE_EVENT_EXE_MEMFD != 0
+		if flags&C.EXECTRACE_EVENT_HAS_ENV != 0 {
+			from := len(argv)
+			argv = appendArgv(argv, str(r.env_off, r.env_len), int(r.env_count))
+			e.Env = argv[from:len(argv):len(argv)]
+			e.EnvSize = uint32(r.env_size)
+			e.EnvTruncated = flags&(C.EXECTRACE_EVENT_ENV_TRUNCATED|C.EXECTRACE_EVENT_ENV_FAULT) != 0
+		}
+		e.ExePathCut = flags&C.EXECTRACE_EVENT_EXE_PATH_CUT != 0
+		e.CwdCut = flags&C.EXECTRACE_EVENT_CWD_CUT != 0
+		e.ExePathUnresolved = flags&C.EXECTRACE_EVENT_EXE_PATH_UNRESOLVED != 0
+		e.CwdUnresolved = flags&C.EXECTRACE_EVENT_CWD_UNRESOLVED != 0
+		e.ExeDeleted = flags&C.EXECTRACE_EVENT_EXE_DELETED != 0
+		e.CwdDeleted = flags&C.EXECTRACE_EVENT_CWD_DELETED != 0
 	}
 	return evs
+}
+
+// recordAt returns the header of the record at buf[off:]. A record from a
+// library older than the header can be shorter than the header's struct:
+// at the end of buf, it is copied rather than pointed into (a pointer to
+// the struct must not reach past buf); only the fields its hdr_size
+// covers are read.
+func recordAt(buf []byte, off int) *C.struct_exectrace_batch_record {
+	var r C.struct_exectrace_batch_record
+	if len(buf)-off >= int(unsafe.Sizeof(r)) {
+		return (*C.struct_exectrace_batch_record)(unsafe.Pointer(&buf[off]))
+	}
+	copy(unsafe.Slice((*byte)(unsafe.Pointer(&r)), unsafe.Sizeof(r)), buf[off:])
+	return &r
+}
+
+// hasRich reports whether record r has the fields appended for the exe
+// path, cwd, tty, audit ids, exe inode and environment (hdr_size covers
+// them: a library as new as the header).
+func hasRich(r *C.struct_exectrace_batch_record) bool {
+	return uintptr(r.hdr_size) >= unsafe.Offsetof(r.tty_len)+unsafe.Sizeof(r.tty_len)
 }
 
 // comm returns the NUL-terminated name in c as a string, reusing the last

@@ -5,6 +5,7 @@ void register_api_tests(void);
 void register_event_tests(void);
 void register_thread_tests(void);
 void register_batch_tests(void);
+void register_rich_tests(void);
 
 int main(int argc, char **argv)
 {
@@ -12,5 +13,6 @@ int main(int argc, char **argv)
 	register_event_tests();
 	register_thread_tests();
 	register_batch_tests();
+	register_rich_tests();
 	return h_main(argc, argv);
 }

@@ -108,7 +108,11 @@ int main(void)
 	ev.size = sizeof(ev);
 	o.size = sizeof(o);
 	o.flags = EXECTRACE_OPT_INCLUDE_FAILED | EXECTRACE_OPT_FILTER_UID |
-		  EXECTRACE_OPT_WAKE_PER_EVENT | EXECTRACE_OPT_FALLBACK_HOOKS;
+		  EXECTRACE_OPT_WAKE_PER_EVENT | EXECTRACE_OPT_FALLBACK_HOOKS |
+		  EXECTRACE_OPT_INCLUDE_ENV | EXECTRACE_OPT_PATHS;
+	o.env_budget = 64;
+	for (const char *e = exectrace_env_first(&ev); e; e = exectrace_env_next(&ev, e))
+		n++;
 	for (const char *a = exectrace_argv_first(&ev); a; a = exectrace_argv_next(&ev, a))
 		n++;
 	if (ev.flags & (EXECTRACE_EVENT_TRUNCATED | EXECTRACE_EVENT_FAILED | EXECTRACE_EVENT_HAS_INTERP))
@@ -160,7 +164,7 @@ echo "ASAN_OPTIONS=$ASAN_OPTIONS"
 echo "UBSAN_OPTIONS=$UBSAN_OPTIONS"
 
 # ---- the tests -----------------------------------------------------------------
-TEST_SRC=("$HERE"/main.c "$HERE"/harness.c "$HERE"/test_api.c "$HERE"/test_events.c "$HERE"/test_threads.c "$HERE"/test_batch.c)
+TEST_SRC=("$HERE"/main.c "$HERE"/harness.c "$HERE"/test_api.c "$HERE"/test_events.c "$HERE"/test_threads.c "$HERE"/test_batch.c "$HERE"/test_rich.c)
 WARN="-Wall -Wextra -Werror"
 DEFS="-DEXPECTED_VERSION=\"$VERSION\""
 bpf_skipped=0
@@ -187,7 +191,8 @@ run_tests() { # name binary [test-prefix...]
 
 step "tests, plain"
 if $CC $WARN -O2 -g $DEFS $CFLAGS_PC -o "$WORK/ctest" "${TEST_SRC[@]}" $LIBS_PC $RPATH -lpthread; then
-	ldd "$WORK/ctest" | grep -q "$LIBDIR/libexectrace.so.0" ||
+	# (grep reads it all: with -q, ldd could die of SIGPIPE and fail the pipeline)
+	ldd "$WORK/ctest" | grep -F "$LIBDIR/libexectrace.so.0" >/dev/null ||
 		fail "ctest does not load libexectrace from $LIBDIR: $(ldd "$WORK/ctest" | grep exectrace)"
 	run_tests plain "$WORK/ctest"
 else
@@ -209,7 +214,7 @@ if $CC $WARN -O2 -g $DEFS $CFLAGS_PC -o "$WORK/ctest-static" "${TEST_SRC[@]}" $S
 	fi
 	echo "libs: $STATIC_LIBS"
 	run_tests static "$WORK/ctest-static" api misuse events_argv_exact events_failed events_poll \
-		events_stats threads_shutdown_wakes_read batch_events
+		events_stats threads_shutdown_wakes_read batch_events rich_read rich_batch
 else
 	fail "linking the tests statically"
 fi

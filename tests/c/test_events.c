@@ -220,7 +220,7 @@ static void test_event_size(void)
 	CHECK_INT(exectrace_read_timeout(t, NULL, 10), -EINVAL);
 
 	static const uint32_t bad[] = { 0, 4, 8, offsetof(exectrace_event, argv),
-					sizeof(exectrace_event) - 1 };
+					offsetof(exectrace_event, loginuid) - 1 };
 	exectrace_event *ev = h_event();
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		memset(ev, 0x5a, sizeof(*ev));

@@ -31,6 +31,36 @@ class EventFlag(enum.IntFlag):
     """The pre-exec name was missed: ``comm`` is the new name."""
     ARGC_LOWER_BOUND = _ffi.EVENT_ARGC_LOWER_BOUND
     """Failed exec: ``argc`` and ``argv_size`` are lower bounds."""
+    AUDIT_UNKNOWN = _ffi.EVENT_AUDIT_UNKNOWN
+    """No audit support in the kernel: ``loginuid``/``sessionid`` unknown."""
+    EXE_MEMFD = _ffi.EVENT_EXE_MEMFD
+    """The program runs from a memfd (fileless execution)."""
+    TTY_TRUNCATED = _ffi.EVENT_TTY_TRUNCATED
+    """The tty's name was longer than kept: ``tty`` is its start."""
+    HAS_ENV = _ffi.EVENT_HAS_ENV
+    """The environment was asked for (``include_env=True``)."""
+    ENV_TRUNCATED = _ffi.EVENT_ENV_TRUNCATED
+    """The environment was cut at its budget."""
+    ENV_FAULT = _ffi.EVENT_ENV_FAULT
+    """The environment's memory could not be read."""
+    HAS_PATHS = _ffi.EVENT_HAS_PATHS
+    """The paths were asked for (``paths=True``)."""
+    EXE_PATH_CUT = _ffi.EVENT_EXE_PATH_CUT
+    """``exe_path`` was beyond the kernel walk's bounds."""
+    EXE_PATH_UNRESOLVED = _ffi.EVENT_EXE_PATH_UNRESOLVED
+    """``exe_path`` cannot be named from the task's root (memfd, chroot)."""
+    EXE_DELETED = _ffi.EVENT_EXE_DELETED
+    """The file that runs had been deleted."""
+    CWD_CUT = _ffi.EVENT_CWD_CUT
+    """``cwd`` was beyond the kernel walk's bounds."""
+    CWD_UNRESOLVED = _ffi.EVENT_CWD_UNRESOLVED
+    """``cwd`` cannot be named from the task's root."""
+    CWD_DELETED = _ffi.EVENT_CWD_DELETED
+    """The working directory had been removed."""
+    EXE_UPPER_LAYER = _ffi.EVENT_EXE_UPPER_LAYER
+    """The program file is in an overlayfs upper layer."""
+    EXE_UPPER_UNKNOWN = _ffi.EVENT_EXE_UPPER_UNKNOWN
+    """The program file is on overlayfs; its layer is unknown here."""
     TRUNCATED = _ffi.EVENT_TRUNCATED
     """Any truncation flag: the event is not complete."""
 
@@ -44,15 +74,28 @@ def _header_field(i: int, doc: str) -> property:
     return property(get, doc=doc)
 
 
-# struct exectrace_batch_record (exectrace.h), native byte order. Only the
-# first 128 bytes: fields a newer library appends after them are skipped.
+# struct exectrace_batch_record (exectrace.h), native byte order: its
+# first release's 128 bytes (_HEADER), and those with the fields appended
+# since (_FULL, 192 bytes), present when hdr_size covers them. Fields a
+# newer library appends after them are skipped.
 _HEADER = struct.Struct("=IIIiQQQ18I16s")
-assert _HEADER.size == ctypes.sizeof(_ffi.exectrace_batch_record)
+assert _HEADER.size == _ffi.exectrace_batch_record.loginuid.offset
+_FULL = struct.Struct("=IIIiQQQ18I16sIIQQ10I")
+assert _FULL.size == ctypes.sizeof(_ffi.exectrace_batch_record)
+_FULL_SIZE = _FULL.size
 _SIZE, _FLAGS, _RESULT, _SEQ, _TS, _CGROUP = 0, 2, 3, 4, 5, 6
 _PID, _TID, _PPID, _UID, _GID, _EUID, _EGID, _PIDNS = range(7, 15)
 _ARGC, _ARGV_SIZE, _ARGV_COUNT, _ARGV_LEN = range(15, 19)
 _FILENAME_OFF, _FILENAME_LEN, _INTERP_OFF, _INTERP_LEN, _ARGV_OFF = range(19, 24)
 _COMM = 25
+_HDR_SIZE = 1
+_LOGINUID, _SESSIONID, _EXE_INODE, _EXE_DEV = 26, 27, 28, 29
+_ENV_SIZE, _ENV_COUNT, _ENV_LEN, _ENV_OFF = 30, 31, 32, 33
+_EXE_PATH_OFF, _EXE_PATH_LEN, _CWD_OFF, _CWD_LEN, _TTY_OFF, _TTY_LEN = range(34, 40)
+# The appended fields of a record without them (an older library).
+_NO_EXT = (_ffi.AUDIT_UNSET, _ffi.AUDIT_UNSET) + (0,) * 12
+_UNKNOWN_AUDIT = _ffi.EVENT_AUDIT_UNKNOWN
+_UPPER_UNKNOWN = _ffi.EVENT_EXE_UPPER_UNKNOWN
 
 
 class Event:
@@ -68,19 +111,22 @@ class Event:
     once, on first use.
     """
 
-    __slots__ = ("_h", "_rec", "_argv")
+    __slots__ = ("_h", "_rec", "_argv", "_env")
 
     #: The field names, in the order of ``repr``.
     FIELDS = (
         "seq", "timestamp_ns", "cgroup_id", "pid", "tid", "ppid", "uid", "gid",
         "euid", "egid", "pid_ns", "result", "argc", "argv_size", "flags",
         "truncated", "failed", "comm", "filename", "interpreter", "argv",
+        "exe_path", "cwd", "loginuid", "sessionid", "tty", "exe_inode", "exe_dev",
+        "exe_memfd", "exe_upper_layer", "env", "env_size", "env_truncated",
     )  # fmt: skip
 
     def __init__(self, header: tuple, record: bytes) -> None:
         self._h = header
         self._rec = record
         self._argv: Optional[Tuple[bytes, ...]] = None
+        self._env: Optional[Tuple[bytes, ...]] = None
 
     seq = _header_field(_SEQ, "Per-tracer sequence number; a gap means dropped (and counted) events.")
     timestamp_ns = _header_field(
@@ -138,16 +184,143 @@ class Event:
         """The arguments, ``argv[0]`` included, as captured."""
         argv = self._argv
         if argv is None:
-            h = self._h
-            n = h[_ARGV_LEN]
-            if n:
-                off = h[_ARGV_OFF]
-                # argv_count NUL-terminated strings back to back.
-                argv = tuple(self._rec[off : off + n - 1].split(b"\0"))
-            else:
-                argv = ()
-            self._argv = argv
+            argv = self._argv = self._block(_ARGV_OFF, _ARGV_LEN)
         return argv
+
+    def _block(self, off: int, length: int) -> Tuple[bytes, ...]:
+        """The NUL-terminated strings back to back at header items off, length."""
+        n = self._h[length]
+        if not n:
+            return ()
+        o = self._h[off]
+        return tuple(self._rec[o : o + n - 1].split(b"\0"))
+
+    def _rich(self) -> bool:
+        """The record has the appended fields (a library as new as this)."""
+        return bool(self._h[_HDR_SIZE] >= _FULL_SIZE)
+
+    def _str_at(self, off: int, length: int) -> bytes:
+        o = self._h[off]
+        return self._rec[o : o + self._h[length]]
+
+    @property
+    def loginuid(self) -> Optional[int]:
+        """Audit login uid (``/proc/PID/loginuid``), 4294967295 when unset;
+        ``None`` when the kernel has no audit support."""
+        if not self._rich() or self._h[_FLAGS] & _UNKNOWN_AUDIT:
+            return None
+        return self._h[_LOGINUID]  # type: ignore[no-any-return]
+
+    @property
+    def sessionid(self) -> Optional[int]:
+        """Audit session id (``/proc/PID/sessionid``); ``None`` as ``loginuid``."""
+        if not self._rich() or self._h[_FLAGS] & _UNKNOWN_AUDIT:
+            return None
+        return self._h[_SESSIONID]  # type: ignore[no-any-return]
+
+    exe_inode = _header_field(_EXE_INODE, "Inode of the file that runs, as ``os.stat``'s ``st_ino``.")
+    exe_dev = _header_field(_EXE_DEV, "Device of the file that runs, as ``os.stat``'s ``st_dev``.")
+    env_size = _header_field(_ENV_SIZE, "True environment size in bytes, NULs included; 0 unless asked.")
+
+    @property
+    def tty(self) -> bytes:
+        """Controlling terminal, named as under /dev (``b"pts/3"``); ``b""`` if none."""
+        return self._str_at(_TTY_OFF, _TTY_LEN)
+
+    @property
+    def tty_str(self) -> str:
+        """``tty`` decoded with :func:`os.fsdecode`."""
+        return os.fsdecode(self.tty)
+
+    @property
+    def exe_memfd(self) -> bool:
+        """The program runs from a memfd (fileless execution)."""
+        return bool(self._h[_FLAGS] & _ffi.EVENT_EXE_MEMFD)
+
+    @property
+    def exe_upper_layer(self) -> Optional[bool]:
+        """The program file is in an overlayfs upper layer (added or changed
+        in a container after it started); ``None`` for an overlayfs file
+        whose layer this kernel cannot tell."""
+        f = self._h[_FLAGS]
+        if not self._rich() or f & _UPPER_UNKNOWN:
+            return None
+        return bool(f & _ffi.EVENT_EXE_UPPER_LAYER)
+
+    def _path(self, off: int, length: int, not_whole: int) -> Optional[bytes]:
+        f = self._h[_FLAGS]
+        if not self._rich() or not f & _ffi.EVENT_HAS_PATHS or f & not_whole:
+            return None
+        return self._str_at(off, length)
+
+    @property
+    def exe_path(self) -> Optional[bytes]:
+        """With ``paths=True``: the absolute path of the file that runs,
+        symlinks resolved, as /proc/PID/exe names it (relative to the
+        task's root). ``None`` when not asked, cut or unresolved: never a
+        wrong or partial path."""
+        return self._path(
+            _EXE_PATH_OFF, _EXE_PATH_LEN, _ffi.EVENT_EXE_PATH_CUT | _ffi.EVENT_EXE_PATH_UNRESOLVED
+        )
+
+    @property
+    def exe_path_str(self) -> Optional[str]:
+        """``exe_path`` decoded with :func:`os.fsdecode`."""
+        p = self.exe_path
+        return None if p is None else os.fsdecode(p)
+
+    @property
+    def cwd(self) -> Optional[bytes]:
+        """With ``paths=True``: the working directory at exec; ``None`` as ``exe_path``."""
+        return self._path(_CWD_OFF, _CWD_LEN, _ffi.EVENT_CWD_CUT | _ffi.EVENT_CWD_UNRESOLVED)
+
+    @property
+    def cwd_str(self) -> Optional[str]:
+        """``cwd`` decoded with :func:`os.fsdecode`."""
+        p = self.cwd
+        return None if p is None else os.fsdecode(p)
+
+    @property
+    def exe_path_cut(self) -> bool:
+        """``exe_path`` was beyond the kernel walk's bounds (it is ``None``)."""
+        return bool(self._h[_FLAGS] & _ffi.EVENT_EXE_PATH_CUT)
+
+    @property
+    def cwd_cut(self) -> bool:
+        """``cwd`` was beyond the kernel walk's bounds (it is ``None``)."""
+        return bool(self._h[_FLAGS] & _ffi.EVENT_CWD_CUT)
+
+    @property
+    def exe_deleted(self) -> bool:
+        """The file that runs had been deleted (``exe_path`` is the name it had)."""
+        return bool(self._h[_FLAGS] & _ffi.EVENT_EXE_DELETED)
+
+    @property
+    def cwd_deleted(self) -> bool:
+        """The working directory had been removed."""
+        return bool(self._h[_FLAGS] & _ffi.EVENT_CWD_DELETED)
+
+    @property
+    def env(self) -> Optional[Tuple[bytes, ...]]:
+        """With ``include_env=True``: the environment (``b"NAME=value"``
+        strings) as captured; ``None`` when not asked."""
+        if not self._rich() or not self._h[_FLAGS] & _ffi.EVENT_HAS_ENV:
+            return None
+        env = self._env
+        if env is None:
+            env = self._env = self._block(_ENV_OFF, _ENV_LEN)
+        return env
+
+    @property
+    def env_str(self) -> Optional[Tuple[str, ...]]:
+        """``env`` decoded with :func:`os.fsdecode`."""
+        env = self.env
+        return None if env is None else tuple(os.fsdecode(e) for e in env)
+
+    @property
+    def env_truncated(self) -> bool:
+        """``env`` is only a prefix (cut at ``env_budget``) or could not be read."""
+        return bool(self._h[_FLAGS] & (_ffi.EVENT_ENV_TRUNCATED | _ffi.EVENT_ENV_FAULT))
 
     @property
     def argv_str(self) -> Tuple[str, ...]:
@@ -199,12 +372,18 @@ def events_from_batch(buf: memoryview, count: int) -> List[Event]:
     Each event gets a copy of its own record, so that it does not keep the
     buffer (reused by the next read) or its neighbours alive.
     """
-    unpack = _HEADER.unpack_from
+    unpack = _FULL.unpack_from
     out = []
     append = out.append
     off = 0
+    end_of_buf = len(buf)
     for _ in range(count):
-        h = unpack(buf, off)
+        if off + _FULL_SIZE <= end_of_buf:
+            h = unpack(buf, off)
+            if h[_HDR_SIZE] < _FULL_SIZE:  # an older library's record
+                h = h[:_LOGINUID] + _NO_EXT
+        else:
+            h = _HEADER.unpack_from(buf, off) + _NO_EXT
         end = off + h[_SIZE]
         append(Event(h, buf[off:end].tobytes()))
         off = end

@@ -32,6 +32,8 @@ OPT_INCLUDE_FAILED = 1 << 0
 OPT_FILTER_UID = 1 << 1
 OPT_WAKE_PER_EVENT = 1 << 2
 OPT_FALLBACK_HOOKS = 1 << 3
+OPT_INCLUDE_ENV = 1 << 4
+OPT_PATHS = 1 << 5
 
 EVENT_ARGV_TRUNCATED = 1 << 0
 EVENT_FILENAME_TRUNCATED = 1 << 1
@@ -41,11 +43,30 @@ EVENT_HAS_INTERP = 1 << 4
 EVENT_ARGV_FAULT = 1 << 5
 EVENT_COMM_AFTER_EXEC = 1 << 6
 EVENT_ARGC_LOWER_BOUND = 1 << 7
+EVENT_AUDIT_UNKNOWN = 1 << 8
+EVENT_EXE_MEMFD = 1 << 9
+EVENT_TTY_TRUNCATED = 1 << 10
+EVENT_HAS_ENV = 1 << 11
+EVENT_ENV_TRUNCATED = 1 << 12
+EVENT_ENV_FAULT = 1 << 13
+EVENT_HAS_PATHS = 1 << 14
+EVENT_EXE_PATH_CUT = 1 << 15
+EVENT_EXE_PATH_UNRESOLVED = 1 << 16
+EVENT_EXE_DELETED = 1 << 17
+EVENT_CWD_CUT = 1 << 18
+EVENT_CWD_UNRESOLVED = 1 << 19
+EVENT_CWD_DELETED = 1 << 20
+EVENT_EXE_UPPER_LAYER = 1 << 21
+EVENT_EXE_UPPER_UNKNOWN = 1 << 22
 EVENT_TRUNCATED = 0x8000_0000
 
 COMM_LEN = 16
 PATH_LEN = 4096
 ARGV_MAX = 32768
+RESOLVED_PATH_LEN = 4608
+TTY_LEN = 32
+ENV_MAX = 32768
+AUDIT_UNSET = 4294967295
 RECORD_ALIGN = 8
 
 #: C constant name -> value, for the layout test.
@@ -54,6 +75,8 @@ CONSTANTS = {
     "EXECTRACE_OPT_FILTER_UID": OPT_FILTER_UID,
     "EXECTRACE_OPT_WAKE_PER_EVENT": OPT_WAKE_PER_EVENT,
     "EXECTRACE_OPT_FALLBACK_HOOKS": OPT_FALLBACK_HOOKS,
+    "EXECTRACE_OPT_INCLUDE_ENV": OPT_INCLUDE_ENV,
+    "EXECTRACE_OPT_PATHS": OPT_PATHS,
     "EXECTRACE_EVENT_ARGV_TRUNCATED": EVENT_ARGV_TRUNCATED,
     "EXECTRACE_EVENT_FILENAME_TRUNCATED": EVENT_FILENAME_TRUNCATED,
     "EXECTRACE_EVENT_INTERP_TRUNCATED": EVENT_INTERP_TRUNCATED,
@@ -62,10 +85,29 @@ CONSTANTS = {
     "EXECTRACE_EVENT_ARGV_FAULT": EVENT_ARGV_FAULT,
     "EXECTRACE_EVENT_COMM_AFTER_EXEC": EVENT_COMM_AFTER_EXEC,
     "EXECTRACE_EVENT_ARGC_LOWER_BOUND": EVENT_ARGC_LOWER_BOUND,
+    "EXECTRACE_EVENT_AUDIT_UNKNOWN": EVENT_AUDIT_UNKNOWN,
+    "EXECTRACE_EVENT_EXE_MEMFD": EVENT_EXE_MEMFD,
+    "EXECTRACE_EVENT_TTY_TRUNCATED": EVENT_TTY_TRUNCATED,
+    "EXECTRACE_EVENT_HAS_ENV": EVENT_HAS_ENV,
+    "EXECTRACE_EVENT_ENV_TRUNCATED": EVENT_ENV_TRUNCATED,
+    "EXECTRACE_EVENT_ENV_FAULT": EVENT_ENV_FAULT,
+    "EXECTRACE_EVENT_HAS_PATHS": EVENT_HAS_PATHS,
+    "EXECTRACE_EVENT_EXE_PATH_CUT": EVENT_EXE_PATH_CUT,
+    "EXECTRACE_EVENT_EXE_PATH_UNRESOLVED": EVENT_EXE_PATH_UNRESOLVED,
+    "EXECTRACE_EVENT_EXE_DELETED": EVENT_EXE_DELETED,
+    "EXECTRACE_EVENT_CWD_CUT": EVENT_CWD_CUT,
+    "EXECTRACE_EVENT_CWD_UNRESOLVED": EVENT_CWD_UNRESOLVED,
+    "EXECTRACE_EVENT_CWD_DELETED": EVENT_CWD_DELETED,
+    "EXECTRACE_EVENT_EXE_UPPER_LAYER": EVENT_EXE_UPPER_LAYER,
+    "EXECTRACE_EVENT_EXE_UPPER_UNKNOWN": EVENT_EXE_UPPER_UNKNOWN,
     "EXECTRACE_EVENT_TRUNCATED": EVENT_TRUNCATED,
     "EXECTRACE_COMM_LEN": COMM_LEN,
     "EXECTRACE_PATH_LEN": PATH_LEN,
     "EXECTRACE_ARGV_MAX": ARGV_MAX,
+    "EXECTRACE_RESOLVED_PATH_LEN": RESOLVED_PATH_LEN,
+    "EXECTRACE_TTY_LEN": TTY_LEN,
+    "EXECTRACE_ENV_MAX": ENV_MAX,
+    "EXECTRACE_AUDIT_UNSET": AUDIT_UNSET,
     "EXECTRACE_RECORD_ALIGN": RECORD_ALIGN,
 }
 
@@ -85,6 +127,8 @@ class exectrace_opts(Structure):
         ("ring_size", c_uint32),
         ("wakeup_latency_us", c_uint32),
         ("reserved", c_uint32),
+        ("env_budget", c_uint32),
+        ("reserved2", c_uint32),
     ]
 
 
@@ -113,8 +157,21 @@ _ARGV_FIELDS = [
 ]
 
 
+#: The fields appended after the first release that both share, in this
+#: order, after the first release's fields.
+_RICH_FIELDS = [
+    ("loginuid", c_uint32),
+    ("sessionid", c_uint32),
+    ("exe_inode", c_uint64),
+    ("exe_dev", c_uint64),
+    ("env_size", c_uint32),
+    ("env_count", c_uint32),
+    ("env_len", c_uint32),
+]
+
+
 class exectrace_event(Structure):
-    """struct exectrace_event (about 40 KiB: allocate once, reuse)."""
+    """struct exectrace_event (about 80 KiB: allocate once, reuse)."""
 
     _fields_ = [
         ("size", c_uint32),
@@ -127,6 +184,12 @@ class exectrace_event(Structure):
         ("filename", c_char * PATH_LEN),
         ("interpreter", c_char * PATH_LEN),
         ("argv", c_char * ARGV_MAX),
+        *_RICH_FIELDS,
+        ("reserved2", c_uint32),
+        ("tty", c_char * TTY_LEN),
+        ("exe_path", c_char * RESOLVED_PATH_LEN),
+        ("cwd", c_char * RESOLVED_PATH_LEN),
+        ("env", c_char * ENV_MAX),
     ]
 
 
@@ -160,6 +223,14 @@ class exectrace_batch_record(Structure):
         ("argv_off", c_uint32),
         ("reserved", c_uint32),
         ("comm", c_char * COMM_LEN),
+        *_RICH_FIELDS,
+        ("env_off", c_uint32),
+        ("exe_path_off", c_uint32),
+        ("exe_path_len", c_uint32),
+        ("cwd_off", c_uint32),
+        ("cwd_len", c_uint32),
+        ("tty_off", c_uint32),
+        ("tty_len", c_uint32),
     ]
 
 

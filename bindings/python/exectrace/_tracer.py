@@ -77,6 +77,15 @@ class Tracer:
             latency, most CPU).
         fallback_hooks: use the hooks meant for kernels before 6.10 even
             on newer ones (testing).
+        include_env: also capture each new process's environment
+            (:attr:`Event.env`). Off by default: environments often hold
+            secrets.
+        env_budget: environment bytes captured per exec with
+            ``include_env`` (default 32768, at most 2 MiB); beyond it
+            :attr:`Event.env_truncated` is set.
+        paths: also resolve :attr:`Event.exe_path` (the file that runs,
+            symlinks resolved) and :attr:`Event.cwd` in the kernel (costs
+            per path component).
 
     Raises:
         PermissionError: (an :class:`ExectraceError`) without the
@@ -113,6 +122,9 @@ class Tracer:
         wakeup_latency: Optional[float] = None,
         *,
         fallback_hooks: bool = False,
+        include_env: bool = False,
+        env_budget: Optional[int] = None,
+        paths: bool = False,
     ) -> None:
         # Set first, so that __del__ works if anything below raises.
         self._handle: Optional[ctypes.c_void_p] = None
@@ -132,6 +144,12 @@ class Tracer:
             flags |= _ffi.OPT_INCLUDE_FAILED
         if fallback_hooks:
             flags |= _ffi.OPT_FALLBACK_HOOKS
+        if include_env:
+            flags |= _ffi.OPT_INCLUDE_ENV
+        if paths:
+            flags |= _ffi.OPT_PATHS
+        if env_budget is not None:
+            opts.env_budget = _u32("env_budget", env_budget)
         if pid_ns is not None:
             opts.pid_ns = _u32("pid_ns", pid_ns)
         if uid is not None:

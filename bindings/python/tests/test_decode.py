@@ -84,10 +84,27 @@ def test_event_is_immutable_comparable_and_picklable() -> None:
 
 
 def test_header_struct_matches_ctypes() -> None:
-    from exectrace._event import _HEADER
+    from exectrace._event import _FULL, _HEADER
 
-    assert _HEADER.size == ctypes.sizeof(_R) == 128
+    assert _HEADER.size == _R.loginuid.offset == 128
+    assert ctypes.sizeof(_R) == 192
     r = _R(size=136, seq=5, pid=9, argv_off=130, comm=b"abc")
-    h = _HEADER.unpack(bytes(r))
+    h = _HEADER.unpack(bytes(r)[: _HEADER.size])
     assert (h[0], h[4], h[7], h[23], h[25].rstrip(b"\0")) == (136, 5, 9, 130, b"abc")
     assert struct.calcsize("=IIIiQQQ18I16s") == 128
+    r = _R(size=200, hdr_size=192, loginuid=7, exe_inode=9, tty_off=193, tty_len=4)
+    h = _FULL.unpack(bytes(r))
+    assert (h[26], h[28], h[38], h[39]) == (7, 9, 193, 4)
+
+
+def test_record_of_an_older_library_has_no_rich_fields() -> None:
+    """hdr_size 128 (a library before the exe path, env, ... fields): they
+    read as unknown, not as whatever bytes follow the old header."""
+    flags = _ffi.EVENT_HAS_ENV | _ffi.EVENT_HAS_PATHS
+    rec = bytearray(record(1, flags, b"sh", b"/bin/true", b"", [b"/bin/true"], 1))
+    struct.pack_into("=I", rec, 4, 128)
+    rec[128:192] = b"\xa5" * 64
+    (e,) = events_from_batch(memoryview(bytes(rec)), 1)
+    assert (e.loginuid, e.sessionid, e.env, e.exe_path, e.cwd) == (None,) * 5
+    assert e.exe_upper_layer is None and e.tty == b"" and e.exe_inode == 0
+    assert e.argv == (b"/bin/true",)
