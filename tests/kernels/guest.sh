@@ -58,8 +58,8 @@ while read -r name bin; do
 	record "rust:$name" "$p" "$f"
 done <"$STAGE/rust-tests"
 
-# C: the harness's event tests ("N passed, M failed" last).
-timeout 600 "$STAGE/c-tests" events_ >"$STAGE/c-$rel.txt" 2>&1
+# C: the harness's event, batch and rich-field tests ("N passed, M failed" last).
+timeout 600 "$STAGE/c-tests" events_ batch_ rich_ >"$STAGE/c-$rel.txt" 2>&1
 rc=$?
 cat "$STAGE/c-$rel.txt" >>"$log"
 line=$(tail -n 1 "$STAGE/c-$rel.txt")
@@ -69,8 +69,8 @@ f=$(echo "$line" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\2/p')
 [ "$rc" = 0 ] || [ "$f" != 0 ] || f=1
 record c "$p" "$f"
 
-# Go: one real event through the binding (and its pid-namespace filter).
-timeout 600 "$STAGE/go.test" -test.v -test.run '^(TestBasicEvent|TestPidNSOwn)$' >"$STAGE/go-$rel.txt" 2>&1
+# Go: real events through the binding (its pid-namespace filter, the richer fields).
+timeout 600 "$STAGE/go.test" -test.v -test.run '^(TestBasicEvent|TestPidNSOwn|TestRichFields)$' >"$STAGE/go-$rel.txt" 2>&1
 rc=$?
 cat "$STAGE/go-$rel.txt" >>"$log"
 p=$(grep -c '^--- PASS' "$STAGE/go-$rel.txt")
@@ -79,12 +79,12 @@ f=$(grep -c '^--- FAIL' "$STAGE/go-$rel.txt")
 [ "$p" != 0 ] || [ "$f" != 0 ] || f=1 # nothing ran
 record go "$p" "$f"
 
-# Python: one real event through the binding.
+# Python: real events through the binding.
 (cd "$ROOT/bindings/python" &&
 	PYTHONPATH=$ROOT/bindings/python PYTHONDONTWRITEBYTECODE=1 \
 		EXECTRACE_LIBRARY=$STAGE/lib/libexectrace.so.0 EXECTRACE_HEADER=$ROOT/include/exectrace.h \
-		timeout 600 "$(cat "$STAGE/python")" -m pytest -q -p no:cacheprovider tests/test_events.py \
-		-k 'test_exact_argv_and_process_fields or test_failed_exec_reported_with_include_failed') \
+		timeout 600 "$(cat "$STAGE/python")" -m pytest -q -p no:cacheprovider tests/test_events.py tests/test_rich.py \
+		-k 'test_exact_argv_and_process_fields or test_failed_exec_reported_with_include_failed or test_rich_fields') \
 	>"$STAGE/python-$rel.txt" 2>&1
 rc=$?
 cat "$STAGE/python-$rel.txt" >>"$log"

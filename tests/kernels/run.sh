@@ -44,7 +44,7 @@ python3 -c 'import sys; print(sys.executable)' >"$stage/python"
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 # C: the harness, against the staged library.
 cc -O2 -g -Wall -Wextra -Werror -DEXPECTED_VERSION="\"$version\"" -Iinclude -o "$stage/c-tests" \
-	tests/c/main.c tests/c/harness.c tests/c/test_api.c tests/c/test_events.c tests/c/test_threads.c \
+	tests/c/main.c tests/c/harness.c tests/c/test_*.c \
 	-L"$stage/lib" -Wl,-rpath,"$stage/lib" -lexectrace -lpthread
 # Go: the binding's test binary, linked the same way.
 mkdir -p "$stage/pkgconfig"
