@@ -319,6 +319,44 @@ fn main_bench(
     }
     details.push("in_kernel", kern_json);
 
+    // ---- 2b. what the opt-in fields add in the kernel: defaults, env and
+    // paths, interleaved over the same rounds, each against the defaults
+    // of its own round.
+    log(format!("opt-in fields: {} rounds of defaults / include_env / paths", plan.rounds));
+    let confs = [Conf::Defaults, Conf::Env, Conf::Paths];
+    let mut opt_ns: Vec<Vec<f64>> = vec![Vec::new(); confs.len()];
+    for _ in 0..plan.rounds {
+        for (i, c) in confs.iter().enumerate() {
+            let w = Work {
+                duration: Some(Duration::from_secs_f64(plan.run_secs / 2.0)),
+                ..work(&noop.path, &tag, spawners)
+            };
+            let tr = traced_run(&c.opts(), Api::RustRef, &tag, &w, false)?;
+            opt_ns[i].push(tr.bpf_ns as f64 / tr.bpf_execs.max(1) as f64);
+        }
+    }
+    let mut opt_json = Json::obj();
+    for (i, c) in confs.iter().enumerate().skip(1) {
+        let extra: Vec<f64> = opt_ns[i].iter().zip(&opt_ns[0]).map(|(x, d)| x - d).collect();
+        let (m, d) = (median(&opt_ns[i]), median(&extra));
+        rows.push(row(
+            "2",
+            "In-kernel BPF time per exec, an opt-in field",
+            c.label(),
+            format!(
+                "{:.2} µs, {:+.2} µs over the defaults of the same round (medians of {})",
+                m / 1000.0,
+                d / 1000.0,
+                extra.len()
+            ),
+            "(reported; default only if ≤ +0.3 µs)",
+            Verdict::Info,
+            Json::obj().with("ns_per_exec_median", m).with("extra_ns_median", d),
+        ));
+        opt_json.push(c.key(), Json::obj().with("per_run", opt_ns[i].clone()).with("extra_ns", extra));
+    }
+    details.push("opt_in_fields", opt_json);
+
     // ---- 3a. burst with defaults (also: memory, 7)
     let total = 2 * plan.burst_per_spawner;
     log(format!("delivery burst, defaults: 2 x {}", thousands(plan.burst_per_spawner)));

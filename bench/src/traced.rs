@@ -11,6 +11,10 @@ pub(crate) enum Conf {
     /// Defaults but for a bound five times as long (under the switched
     /// comparison's 30 ms gap, so that a detached tracer is quiet).
     LongBound,
+    /// Defaults plus the opt-in environment (`include_env`).
+    Env,
+    /// Defaults plus the opt-in paths (`paths`: exe_path and cwd).
+    Paths,
 }
 
 impl Conf {
@@ -20,6 +24,8 @@ impl Conf {
             Conf::Defaults => "tracer, defaults (4 ms wake-up bound)",
             Conf::WakeEach => "tracer, wake per event",
             Conf::LongBound => "tracer, 20 ms wake-up bound (a fifth of the wake-ups)",
+            Conf::Env => "tracer, defaults + include_env",
+            Conf::Paths => "tracer, defaults + paths",
         }
     }
     pub(crate) fn key(self) -> &'static str {
@@ -28,6 +34,8 @@ impl Conf {
             Conf::Defaults => "defaults",
             Conf::WakeEach => "wake_per_event",
             Conf::LongBound => "bound_20ms",
+            Conf::Env => "include_env",
+            Conf::Paths => "paths",
         }
     }
     pub(crate) fn opts(self) -> TracerOpts {
@@ -35,6 +43,8 @@ impl Conf {
         match self {
             Conf::WakeEach => o.wakeup_latency = Duration::ZERO,
             Conf::LongBound => o.wakeup_latency = Duration::from_millis(20),
+            Conf::Env => o.include_env = true,
+            Conf::Paths => o.paths = true,
             Conf::NoTracer | Conf::Defaults => {}
         }
         o
