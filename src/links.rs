@@ -34,23 +34,27 @@ impl Links {
     /// re-attach every program. Idempotent.
     pub(crate) fn set(&mut self, on: bool) -> Result<()> {
         if on {
-            for prog in std::mem::take(&mut self.detached) {
+            // In attach order; a program that fails stays detached, with
+            // the ones after it, for the next call.
+            while let Some(prog) = self.detached.first() {
                 // SAFETY: plain libbpf call; a tp_btf program attaches by its BTF id.
                 let fd = unsafe {
                     libbpf_sys::bpf_raw_tracepoint_open(std::ptr::null(), prog.as_raw_fd())
                 };
                 self.attached.push(owned(fd, "re-attaching a program")?);
+                self.detached.remove(0);
             }
-            return Ok(());
-        }
-        if !self.detached.is_empty() {
             return Ok(());
         }
         let mut progs = Vec::new();
         for link in &self.attached {
             progs.push(prog_of(link)?);
         }
-        self.clear();
+        while let Some(link) = self.attached.pop() {
+            drop(link);
+        }
+        // Those still detached come after (attach order).
+        progs.append(&mut self.detached);
         self.detached = progs;
         Ok(())
     }
