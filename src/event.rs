@@ -142,7 +142,7 @@ pub struct EventRef<'a> {
 }
 
 /// Flags that make an event "truncated".
-const TRUNCATION: u32 = RecFlag::EXECTRACE_REC_ARGV_TRUNCATED.0
+pub(crate) const TRUNCATION: u32 = RecFlag::EXECTRACE_REC_ARGV_TRUNCATED.0
     | RecFlag::EXECTRACE_REC_FILENAME_TRUNCATED.0
     | RecFlag::EXECTRACE_REC_INTERP_TRUNCATED.0
     | RecFlag::EXECTRACE_REC_ARGV_FAULT.0;

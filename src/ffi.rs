@@ -751,12 +751,10 @@ unsafe fn fill_event_ext(ev: *mut exectrace_event, size: usize, r: &EventRef<'_>
 }
 
 /// `flags` with `EXECTRACE_EVENT_TRUNCATED` when any truncation flag is set.
+/// The mask is the decoder's (`Event::truncated`): the event bits equal the
+/// record's (asserted above).
 fn with_truncated(flags: u32) -> u32 {
-    const CUT: u32 = EXECTRACE_EVENT_ARGV_TRUNCATED
-        | EXECTRACE_EVENT_FILENAME_TRUNCATED
-        | EXECTRACE_EVENT_INTERP_TRUNCATED
-        | EXECTRACE_EVENT_ARGV_FAULT;
-    if flags & CUT != 0 {
+    if flags & crate::event::TRUNCATION != 0 {
         flags | EXECTRACE_EVENT_TRUNCATED
     } else {
         flags
