@@ -23,7 +23,7 @@ use exectrace::TracerOpts;
 use crate::reader::Api;
 use crate::report::{row, thousands, Json, Row, Verdict};
 use crate::sys::{self, Noop, Res};
-use crate::{log, marker, median, timed_work, traced_run, work, Plan, Work, WorkOut};
+use crate::{full_rate, log, marker, median, timed_work, traced_run, work, Conf, Plan, Work, WorkOut};
 
 /// Longest wait for a consumer to start tracing or to read the end marker.
 const PATIENCE: Duration = Duration::from_secs(20);
@@ -443,4 +443,37 @@ pub fn rows(
     }
     details.push("consumers", json);
     Ok(())
+}
+
+/// `--consumers`: row 4 per consumer alone. Its baselines are shorter
+/// than a full run's: the untraced CPU per exec is this process's with its
+/// children over untraced runs of 2 spawners (not row 1's interleaved
+/// comparison), the BPF time per exec is from traced runs with a draining
+/// Rust reader.
+pub(crate) fn consumers_only(
+    plan: &Plan,
+    noop: &Noop,
+    rows: &mut Vec<Row>,
+    details: &mut Json,
+    notes: &mut Vec<String>,
+) -> Res<()> {
+    let tag = marker("base");
+    let w = full_rate(noop, &tag, plan.run_secs);
+    let mut untraced = Vec::new();
+    let mut bpf = Vec::new();
+    for _ in 0..plan.rounds {
+        untraced.push(timed_work(&w)?.cpu_per_exec_ns());
+        let tr = traced_run(&Conf::Defaults.opts(), Api::RustRef, &tag, &w, false)?;
+        bpf.push(tr.bpf_ns as f64 / tr.bpf_execs.max(1) as f64);
+    }
+    let (untraced, bpf) = (median(&untraced), median(&bpf));
+    log(format!("baselines: untraced exec {:.1} µs CPU, BPF {:.2} µs per exec", untraced / 1000.0, bpf / 1000.0));
+    notes.push(format!(
+        "--consumers: an untraced exec's CPU ({:.1} µs) is the CPU of the spawning process and its children per exec over {} untraced runs of {} s with 2 spawners, not row 1's interleaved comparison; BPF time per exec ({:.2} µs) is from as many traced runs.",
+        untraced / 1000.0,
+        plan.rounds,
+        plan.run_secs,
+        bpf / 1000.0
+    ));
+    self::rows(plan, noop, bpf, Some(untraced), rows, details, notes)
 }

@@ -44,7 +44,7 @@ pub struct Arm {
     pub label: String,
     pub setup: Setup,
     /// From `Tracer::new` to the timed window: loading has an after-effect
-    /// that a user pays once, not per exec (see `SETTLE` in main.rs).
+    /// that a user pays once, not per exec (see `SETTLE` in plan.rs).
     pub settle: Duration,
 }
 

@@ -90,6 +90,15 @@ pub fn measure(rounds: usize, window: Duration, period: Duration) -> Res<WakeCos
     })
 }
 
+/// How a wake-up's cost is measured (a note of the report).
+pub(crate) const WAKE_COST_NOTE: &str =
+    "CPU a wake-up takes from a busy CPU: a thread pinned to one CPU reads the clock in a tight loop and sums \
+     the jumps of 1–500 µs between two reads (time the CPU spent elsewhere; longer ones are the host's); a \
+     thread on the same CPU wakes every 4 ms, on the scheduler tick as the reader's timer does, or off it \
+     with a timer interrupt of its own, or not at all, in alternating windows. Per round: the lost time per \
+     second with the waker minus without, over its wake-ups per second; median over rounds, bootstrap 95% \
+     interval.";
+
 /// 4c: what the reader's wake-ups cost a busy CPU, with and without a timer
 /// interrupt each (see linger_deadline in the library).
 pub(crate) fn wake_cost_rows(plan: &Plan, rows: &mut Vec<Row>, details: &mut Json) -> Res<()> {
