@@ -125,6 +125,18 @@ struct thread_info {
 	u32 status;
 };
 
+struct kernfs_node {
+	u64 id;
+};
+
+struct cgroup {
+	struct kernfs_node *kn;
+};
+
+struct css_set {
+	struct cgroup *dfl_cgrp;
+};
+
 struct task_struct {
 	struct thread_info thread_info;
 	pid_t pid;
@@ -136,6 +148,7 @@ struct task_struct {
 	char comm[16];
 	struct fs_struct *fs;
 	struct signal_struct *signal;
+	struct css_set *cgroups;	/* CONFIG_CGROUPS only */
 	kuid_t loginuid;	/* CONFIG_AUDIT only */
 	unsigned int sessionid;	/* CONFIG_AUDIT only */
 };

@@ -59,6 +59,10 @@ fn close_on_signal(set: libc::sigset_t, tracer: Arc<Tracer>, duration: Option<Du
     });
 }
 
+/// Events taken per turn of the read loop: the latency bound is checked
+/// between turns, which take well under a millisecond.
+const BATCH: usize = 256;
+
 fn main() -> ExitCode {
     let args = match args::parse_from(std::env::args_os()) {
         Ok(Run::Trace(a)) => a,
@@ -101,22 +105,29 @@ fn main() -> ExitCode {
     let mut out = Output::new(io::stdout().lock(), opts.wakeup_latency);
     let mut n = 0u64;
     let status = loop {
-        if args.count.is_some_and(|c| n >= c) {
-            break Ok(());
-        }
+        let max = match args.count.map(|c| c.saturating_sub(n)) {
+            Some(0) => break Ok(()),
+            Some(left) => left.min(BATCH as u64) as usize,
+            None => BATCH,
+        };
         // Block only with nothing left to write; else take what is ready
         // and write it all once the ring is drained.
         let timeout = (!out.is_empty()).then_some(Duration::ZERO);
-        match tracer.read_with(timeout, |e| out.line(|buf| line(buf, e))) {
-            Ok(Some(written)) => {
-                n += 1;
-                if written.is_err() {
+        let mut written = Ok(());
+        let batch = tracer.read_many(timeout, max, |e| {
+            written = out.line(|buf| line(buf, e));
+            written.is_ok()
+        });
+        match batch {
+            Ok(taken) => {
+                n += taken as u64;
+                let flushed = if taken == 0 {
+                    out.flush()
+                } else {
+                    out.flush_if_due()
+                };
+                if written.and(flushed).is_err() {
                     break Ok(()); // stdout closed (e.g. `| head`)
-                }
-            }
-            Ok(None) => {
-                if out.flush().is_err() {
-                    break Ok(());
                 }
             }
             Err(Error::Closed) => break Ok(()),
