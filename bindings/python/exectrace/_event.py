@@ -67,9 +67,15 @@ class EventFlag(enum.IntFlag):
 
 def _header_field(i: int, doc: str) -> property:
     """A read-only attribute: item i of the record's unpacked header."""
+    if i >= _LOGINUID:  # an appended field
 
-    def get(self: "Event") -> int:
-        return self._h[i]  # type: ignore[no-any-return]
+        def get(self: "Event") -> int:
+            return self._h[i]  # type: ignore[no-any-return]
+
+    else:
+
+        def get(self: "Event") -> int:
+            return (self._hdr or self._unpack())[i]  # type: ignore[no-any-return]
 
     return property(get, doc=doc)
 
@@ -78,11 +84,17 @@ def _header_field(i: int, doc: str) -> property:
 # first release's 128 bytes (_HEADER), and those with the fields appended
 # since (_FULL, 192 bytes), present when hdr_size covers them. Fields a
 # newer library appends after them are skipped.
+_R = _ffi.exectrace_batch_record
 _HEADER = struct.Struct("=IIIiQQQ18I16s")
-assert _HEADER.size == _ffi.exectrace_batch_record.loginuid.offset
+assert _HEADER.size == _R.loginuid.offset
 _FULL = struct.Struct("=IIIiQQQ18I16sIIQQ10I")
-assert _FULL.size == ctypes.sizeof(_ffi.exectrace_batch_record)
+assert _FULL.size == ctypes.sizeof(_R)
 _FULL_SIZE = _FULL.size
+_EXT = struct.Struct("=IIQQ10I")  # the appended fields alone
+assert _HEADER.size + _EXT.size == _FULL_SIZE
+# argv needs only argv_len and argv_off: one small unpack, not the header's.
+_ARGV_AT = _R.argv_len.offset
+_argv_len_off = struct.Struct(f"=I{_R.argv_off.offset - _ARGV_AT - 4}xI").unpack_from
 _SIZE, _FLAGS, _RESULT, _SEQ, _TS, _CGROUP = 0, 2, 3, 4, 5, 6
 _PID, _TID, _PPID, _UID, _GID, _EUID, _EGID, _PIDNS = range(7, 15)
 _ARGC, _ARGV_SIZE, _ARGV_COUNT, _ARGV_LEN = range(15, 19)
@@ -111,7 +123,10 @@ class Event:
     once, on first use.
     """
 
-    __slots__ = ("_h", "_rec", "_argv", "_env")
+    # Unpacked when first read (most loops read only argv, which unpacks
+    # its own two fields): _hdr the first 128 bytes' fields, _full all
+    # (with the appended ones, fewer read), None until then.
+    __slots__ = ("_hdr", "_full", "_rec", "_argv", "_env")
 
     #: The field names, in the order of ``repr``.
     FIELDS = (
@@ -123,10 +138,32 @@ class Event:
     )  # fmt: skip
 
     def __init__(self, header: tuple, record: bytes) -> None:
-        self._h = header
+        self._hdr: Optional[tuple] = header
+        self._full: Optional[tuple] = header
         self._rec = record
         self._argv: Optional[Tuple[bytes, ...]] = None
         self._env: Optional[Tuple[bytes, ...]] = None
+
+    def _unpack(self) -> tuple:
+        """The fields of the first 128 bytes, unpacked once."""
+        h = self._hdr = _HEADER.unpack_from(self._rec)
+        return h
+
+    @property
+    def _h(self) -> tuple:
+        """The whole header; the appended fields read as unset in a record
+        of an older library (hdr_size 128). The fields of the first 128
+        bytes read ``self._hdr or self._unpack()`` instead: cheaper."""
+        full = self._full
+        if full is None:
+            rec = self._rec
+            h = self._hdr or self._unpack()
+            if h[_HDR_SIZE] >= _FULL_SIZE and len(rec) >= _FULL_SIZE:
+                full = h + _EXT.unpack_from(rec, _HEADER.size)
+            else:
+                full = h + _NO_EXT
+            self._full = full
+        return full
 
     seq = _header_field(_SEQ, "Per-tracer sequence number; a gap means dropped (and counted) events.")
     timestamp_ns = _header_field(
@@ -155,53 +192,50 @@ class Event:
     @property
     def truncated(self) -> bool:
         """argv, filename or interpreter was cut: the event is not complete."""
-        return bool(self._h[_FLAGS] & _ffi.EVENT_TRUNCATED)
+        return bool((self._hdr or self._unpack())[_FLAGS] & _ffi.EVENT_TRUNCATED)
 
     @property
     def failed(self) -> bool:
         """The exec failed (only reported with ``include_failed=True``)."""
-        return bool(self._h[_FLAGS] & _ffi.EVENT_FAILED)
+        return bool((self._hdr or self._unpack())[_FLAGS] & _ffi.EVENT_FAILED)
 
     @property
     def comm(self) -> bytes:
         """Name of the calling process before exec (at most 15 bytes)."""
-        return self._h[_COMM].split(b"\0", 1)[0]
+        return (self._hdr or self._unpack())[_COMM].split(b"\0", 1)[0]
 
     @property
     def filename(self) -> bytes:
         """Path as passed to exec."""
-        off = self._h[_FILENAME_OFF]
-        return self._rec[off : off + self._h[_FILENAME_LEN]]
+        h = self._hdr or self._unpack()
+        off = h[_FILENAME_OFF]
+        return self._rec[off : off + h[_FILENAME_LEN]]
 
     @property
     def interpreter(self) -> bytes:
         """Interpreter of a script; ``b""`` if none."""
-        off = self._h[_INTERP_OFF]
-        return self._rec[off : off + self._h[_INTERP_LEN]]
+        h = self._hdr or self._unpack()
+        off = h[_INTERP_OFF]
+        return self._rec[off : off + h[_INTERP_LEN]]
 
     @property
     def argv(self) -> Tuple[bytes, ...]:
         """The arguments, ``argv[0]`` included, as captured."""
         argv = self._argv
         if argv is None:
-            argv = self._argv = self._block(_ARGV_OFF, _ARGV_LEN)
+            rec = self._rec
+            n, off = _argv_len_off(rec, _ARGV_AT)
+            argv = self._argv = _split(rec, n, off)
         return argv
-
-    def _block(self, off: int, length: int) -> Tuple[bytes, ...]:
-        """The NUL-terminated strings back to back at header items off, length."""
-        n = self._h[length]
-        if not n:
-            return ()
-        o = self._h[off]
-        return tuple(self._rec[o : o + n - 1].split(b"\0"))
 
     def _rich(self) -> bool:
         """The record has the appended fields (a library as new as this)."""
-        return bool(self._h[_HDR_SIZE] >= _FULL_SIZE)
+        return bool((self._hdr or self._unpack())[_HDR_SIZE] >= _FULL_SIZE)
 
     def _str_at(self, off: int, length: int) -> bytes:
-        o = self._h[off]
-        return self._rec[o : o + self._h[length]]
+        h = self._h
+        o = h[off]
+        return self._rec[o : o + h[length]]
 
     @property
     def loginuid(self) -> Optional[int]:
@@ -308,7 +342,8 @@ class Event:
             return None
         env = self._env
         if env is None:
-            env = self._env = self._block(_ENV_OFF, _ENV_LEN)
+            h = self._h
+            env = self._env = _split(self._rec, h[_ENV_LEN], h[_ENV_OFF])
         return env
 
     @property
@@ -345,7 +380,7 @@ class Event:
     @property
     def errno(self) -> int:
         """The errno of a failed exec, else 0."""
-        r = self._h[_RESULT]
+        r = (self._hdr or self._unpack())[_RESULT]
         return -r if r < 0 else 0
 
     def _key(self) -> tuple:
@@ -366,26 +401,34 @@ class Event:
         return (Event, (self._h, self._rec))
 
 
+def _split(rec: bytes, length: int, off: int) -> Tuple[bytes, ...]:
+    """The NUL-terminated strings back to back at rec[off:off + length]."""
+    if not length:
+        return ()
+    return tuple(rec[off : off + length - 1].split(b"\0"))
+
+
 def events_from_batch(buf: memoryview, count: int) -> List[Event]:
     """The first `count` records of a buffer filled by exectrace_read_batch.
 
     Each event gets a copy of its own record, so that it does not keep the
     buffer (reused by the next read) or its neighbours alive.
     """
-    unpack = _FULL.unpack_from
+    # Not Event(): __init__ is a Python call per event; the header is
+    # unpacked only if a field asks for it.
+    new = Event.__new__
+    # Records are 8-aligned and start with their size: index the buffer's
+    # u32s rather than unpack each size.
+    words = buf[: len(buf) & ~3].cast("I")
     out = []
     append = out.append
     off = 0
-    end_of_buf = len(buf)
     for _ in range(count):
-        if off + _FULL_SIZE <= end_of_buf:
-            h = unpack(buf, off)
-            if h[_HDR_SIZE] < _FULL_SIZE:  # an older library's record
-                h = h[:_LOGINUID] + _NO_EXT
-        else:
-            h = _HEADER.unpack_from(buf, off) + _NO_EXT
-        end = off + h[_SIZE]
-        append(Event(h, buf[off:end].tobytes()))
+        end = off + words[off >> 2]
+        ev = new(Event)
+        ev._hdr = ev._full = ev._argv = ev._env = None
+        ev._rec = buf[off:end].tobytes()
+        append(ev)
         off = end
     return out
 

@@ -182,6 +182,9 @@ class Tracer:
         if rc < 0:
             raise error_from(rc, "cannot start tracing")
         self._buf = (ctypes.c_uint64 * (_BATCH_BUF_SIZE // 8))()  # 8-byte aligned
+        # The batch read's out-parameter, made once rather than per read.
+        self._needed = ctypes.c_size_t()
+        self._needed_ref = ctypes.byref(self._needed)
         self._batches = 0  # batch reads that returned events
         self._handle = handle
         self._closed = False
@@ -209,9 +212,12 @@ class Tracer:
                 self._callers[me] = left
             else:
                 del self._callers[me]
-            if self._closed and self._calls == 0 and self._handle is not None:
-                free, self._handle = self._handle, None
-            self._cond.notify_all()
+            if self._closed:
+                if self._calls == 0 and self._handle is not None:
+                    free, self._handle = self._handle, None
+                # Only close() waits, and only once closed is set: an open
+                # tracer's reads skip the notify.
+                self._cond.notify_all()
         if free is not None:
             # No call is in flight and none can start: closed is set.
             _ffi.lib().exectrace_close(free)
@@ -301,11 +307,11 @@ class Tracer:
             # wait again (the check above ends a timed read).
 
     def _read_batch_once(self, handle: ctypes.c_void_p, ms: int) -> int:
-        lib = _ffi.lib()
-        needed = ctypes.c_size_t()
+        read_batch = _ffi.lib().exectrace_read_batch
+        needed = self._needed  # only used under _read_lock
         while True:
             buf = self._buf
-            rc = int(lib.exectrace_read_batch(handle, buf, ctypes.sizeof(buf), ms, ctypes.byref(needed)))
+            rc = int(read_batch(handle, buf, ctypes.sizeof(buf), ms, self._needed_ref))
             if rc != -_errno.ENOSPC:
                 return rc
             # One event needs a bigger buffer; it waits in the ring for it.
@@ -318,13 +324,20 @@ class Tracer:
         return self._events()
 
     def _events(self) -> Iterator[Event]:
-        while True:
+        # read() without its per-call argument checks: queued events first,
+        # none once closed (as read() raises then even with some queued).
+        popleft = self._queue.popleft
+        while not self._closed:
             try:
-                ev = self.read()
-            except TracerClosed:
-                return
-            if ev is not None:
-                yield ev
+                ev = popleft()
+            except IndexError:
+                try:
+                    ev = self._read_batch(None)
+                except TracerClosed:
+                    return
+                if ev is None:
+                    continue
+            yield ev
 
     # --- other calls ------------------------------------------------------
 
