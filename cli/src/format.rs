@@ -573,6 +573,29 @@ mod tests {
         line(|o| text(o, e))
     }
 
+    /// `s` holds `part` (the message shows all of `s`).
+    #[track_caller]
+    fn contains(s: &str, part: &str) {
+        assert!(s.contains(part), "{part:?} is not in {s}");
+    }
+
+    #[track_caller]
+    fn ends_with(s: &str, end: &str) {
+        assert!(s.ends_with(end), "{s} does not end with {end:?}");
+    }
+
+    fn env_of<'a>(
+        strings: &'a [&'a [u8]],
+        size: u32,
+        truncated: bool,
+    ) -> Option<Env<&'a [&'a [u8]]>> {
+        Some(Env {
+            strings,
+            size,
+            truncated,
+        })
+    }
+
     fn json_of(e: &Exec<'_, &[&[u8]]>) -> String {
         line(|o| json(o, e))
     }
@@ -600,12 +623,10 @@ mod tests {
             "\u{202e}txt.exe".as_bytes(),
             "a\u{2028}b".as_bytes(),
         ]));
-        assert!(bidi.ends_with(r"$'\u202etxt.exe' $'a\u2028b'"), "{bidi}");
-        assert!(
-            line.ends_with(
-                r#"echo $'x\n[1, comm="evil"] rm -rf /' $'\x1b[2J' '' 'it'\''s' $'\xff\xfe'"#
-            ),
-            "{line}"
+        ends_with(&bidi, r"$'\u202etxt.exe' $'a\u2028b'");
+        ends_with(
+            &line,
+            r#"echo $'x\n[1, comm="evil"] rm -rf /' $'\x1b[2J' '' 'it'\''s' $'\xff\xfe'"#,
         );
     }
 
@@ -692,12 +713,12 @@ mod tests {
         // U+2029 too; '/' and other characters as they are.
         let arg = "\u{8}\u{c}\u{1}\u{1f}\u{7f}\n\r\t\"\\/\u{2028}\u{2029}é\u{202e}";
         let j = json_of(&ev(&[arg.as_bytes()]));
-        assert!(
-            j.contains(concat!(
+        contains(
+            &j,
+            concat!(
                 r#""argv":["\u0008\u000c\u0001\u001f\u007f\n\r\t\"\\/\u2028\u2029"#,
                 "é\u{202e}\"],"
-            )),
-            "{j}"
+            ),
         );
     }
 
@@ -746,13 +767,12 @@ mod tests {
         r.exe_memfd = true;
         r.exe_upper_layer = Some(false);
         e.rich = Some(r);
-        assert!(
-            json_of(&e).ends_with(concat!(
+        ends_with(
+            &json_of(&e),
+            concat!(
                 r#""interpreter":"/bin/sh","loginuid":4294967295,"sessionid":7,"tty":"pts/3","#,
                 r#""exe_inode":5,"exe_dev":6,"exe_memfd":true,"exe_upper_layer":false}"#
-            )),
-            "{}",
-            json_of(&e)
+            ),
         );
     }
 
@@ -765,30 +785,26 @@ mod tests {
             exe: resolved(Some(b"/tmp/a\n\xffb"), false, true),
             cwd: resolved(None, true, false),
         });
-        r.env = Some(Env {
-            strings: env,
-            size: 99,
-            truncated: true,
-        });
+        r.env = env_of(env, 99, true);
         e.rich = Some(r);
         let j = json_of(&e);
-        assert!(
-            j.contains(concat!(
+        contains(
+            &j,
+            concat!(
                 r#""result":0,"exe_path":"/tmp/a\n"#,
                 "\u{fffd}",
                 r#"b","exe_path_base64":"L3RtcC9hCv9i","exe_path_cut":false,"exe_deleted":true,"#,
                 r#""cwd":null,"cwd_cut":true,"cwd_deleted":false,"loginuid":null,"#
-            )),
-            "{j}"
+            ),
         );
-        assert!(
-            j.ends_with(concat!(
+        ends_with(
+            &j,
+            concat!(
                 r#""exe_upper_layer":null,"env":["A=1","B="#,
                 "\u{fffd}",
                 r#"","C=cu"],"env_base64":["QT0x","Qj3/","Qz1jdQ=="],"env_size":99,"#,
                 r#""env_truncated":true}"#
-            )),
-            "{j}"
+            ),
         );
         let v: serde_json::Value = serde_json::from_str(&j).expect("valid JSON");
         assert_eq!(v["cwd"], serde_json::Value::Null);
@@ -799,20 +815,17 @@ mod tests {
             exe: resolved(None, false, false),
             cwd: resolved(Some(b"/"), false, false),
         });
-        r.env = Some(Env {
-            strings: &[],
-            size: 0,
-            truncated: false,
-        });
+        r.env = env_of(&[], 0, false);
         e.rich = Some(r);
         let j = json_of(&e);
-        assert!(
-            j.contains(concat!(
+        contains(
+            &j,
+            concat!(
                 r#""exe_path":null,"exe_path_cut":false,"exe_deleted":false,"#,
                 r#""cwd":"/","cwd_cut":false,"cwd_deleted":false,"#
-            )) && j.ends_with(r#""env":[],"env_size":0,"env_truncated":false}"#),
-            "{j}"
+            ),
         );
+        ends_with(&j, r#""env":[],"env_size":0,"env_truncated":false}"#);
         assert!(!j.contains("_base64"), "{j}");
     }
 
@@ -823,11 +836,7 @@ mod tests {
         e.rich = Some(unknowns());
         assert_eq!(text_of(&e), original);
         let mut r = unknowns();
-        r.env = Some(Env {
-            strings: &[b"A=1"],
-            size: 4,
-            truncated: false,
-        });
+        r.env = env_of(&[b"A=1"], 4, false);
         e.rich = Some(r);
         assert_eq!(text_of(&e), original, "the environment is JSON's alone");
     }
@@ -884,20 +893,14 @@ mod tests {
             false,
         ));
         assert!(!forged.contains(['\n', '\r']), "{forged}");
-        assert!(
-            forged.ends_with(
-                r#", cwd=$'/tmp/x\n[1, comm="init", uid=0, gid=0, filename=/bin/sh] sh'] a"#
-            ),
-            "{forged}"
+        ends_with(
+            &forged,
+            r#", cwd=$'/tmp/x\n[1, comm="init", uid=0, gid=0, filename=/bin/sh] sh'] a"#,
         );
         let mut e = ev(&[b"a"]);
         let mut r = unknowns();
         r.tty = Cow::Borrowed(b"\x1b[2J");
         e.rich = Some(r);
-        assert!(
-            text_of(&e).contains(r", tty=$'\x1b[2J']"),
-            "{}",
-            text_of(&e)
-        );
+        contains(&text_of(&e), r", tty=$'\x1b[2J']");
     }
 }
