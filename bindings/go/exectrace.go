@@ -106,6 +106,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 	"unsafe"
 )
 
@@ -304,15 +305,19 @@ type tracer struct {
 	handle *C.struct_exectrace
 	state  *C.struct_go_et_state
 	// poll is a dup of the library's pollable fd (exectrace_fd) in the Go
-	// runtime's poller: Read waits there, not in a blocking cgo call (a
-	// goroutine blocked in C costs a thread hand-off and keeps the
-	// runtime's monitor polling every 20 µs). nil if that is not possible.
+	// runtime's poller, where Read waits while no events come (see
+	// batch). nil if that is not possible.
 	poll *os.File
 
 	// readMu serialises Read. The fields below are only used under it.
 	readMu sync.Mutex
-	// raw waits on poll; nil once waiting there failed (Read blocks in C).
+	// raw waits on poll unless loaded; nil once waiting there failed
+	// (Read only blocks in C).
 	raw syscall.RawConn
+	// loaded: events come often enough for Read to wait in C (see batch).
+	loaded bool
+	// yielded is when yieldIfDue last rescheduled.
+	yielded time.Time
 	// buf receives the records of a batch (uint64s: 8-byte aligned).
 	buf []uint64
 	// queue holds the decoded events of the last batch from head on.
@@ -487,26 +492,66 @@ func (t *tracer) readBatch() ([]string, error) {
 	}
 }
 
-// batch reads the events that are ready into buf, waiting in the Go
-// runtime's poller until there are some. The caller holds readMu and mu.
+// batch reads the events that are ready into buf, waiting until there
+// are some. The caller holds readMu and mu.
+//
+// Under load it waits in C (a wake-up comes within the library's 4 ms
+// linger): a goroutine in a cgo call keeps its P, so sysmon does not go
+// into its deep sleep, which every cgo call after a wake-up in the
+// runtime's poller interrupts (most of the poller path's CPU per
+// wake-up). Otherwise it waits in the poller: no thread is held in C, and
+// sysmon, woken by the cgo call after the wake-up, sleeps again as soon as
+// the goroutine parks (while it is in C, sysmon polls every 20 µs for
+// 1 ms, then less and less often: too much for sparse events).
 func (t *tracer) batch() C.int {
 	call := func(timeout C.int) C.int {
 		return C.go_et_read_batch(t.handle, unsafe.Pointer(&t.buf[0]), C.size_t(len(t.buf)*8), timeout, t.state)
 	}
-	if t.raw != nil {
-		var n C.int
-		// The fd polls readable when events may be ready or the tracer
-		// was shut down; each look takes what is ready without waiting.
-		err := t.raw.Read(func(uintptr) bool {
-			n = call(0)
-			return n != 0
-		})
-		if err == nil {
+	if t.raw == nil {
+		t.yieldIfDue()
+		return call(-1)
+	}
+	if t.loaded {
+		t.yieldIfDue()
+		if n := call(busyWaitMs); n != 0 {
 			return n
 		}
-		t.raw = nil
+		t.loaded = false
 	}
+	var n C.int
+	// The fd polls readable when events may be ready or the tracer
+	// was shut down; each look takes what is ready without waiting.
+	err := t.raw.Read(func(uintptr) bool {
+		n = call(0)
+		return n != 0
+	})
+	if err == nil {
+		t.loaded = n >= loadedBatch
+		return n
+	}
+	t.raw = nil
 	return call(-1)
+}
+
+// busyWaitMs bounds a wait in C: above the library's default linger
+// (4 ms), and short enough that with yieldIfDue the goroutine reschedules
+// within sysmon's 10 ms preemption bound.
+const busyWaitMs = 5
+
+// loadedBatch is the batch from the poller (events of up to a 4 ms
+// linger) from which Read waits in C, until a wait there finds no event.
+const loadedBatch = 16
+
+// yieldIfDue reschedules the reading goroutine when it has not for a few
+// ms. A goroutine that only ever runs Go code and waits in C never does,
+// and sysmon treats it as running for 10 ms: it preempts it and takes its
+// P, then polls every 20 µs for a while, which costs more than a
+// Gosched.
+func (t *tracer) yieldIfDue() {
+	if now := time.Now(); now.Sub(t.yielded) >= 5*time.Millisecond {
+		runtime.Gosched()
+		t.yielded = now
+	}
 }
 
 // pollable returns a dup of fd in the runtime's poller and a way to wait
@@ -562,35 +607,45 @@ func (t *tracer) stats() (drops, malformed uint64, err error) {
 
 // decode converts the n records at the start of buf (the layout of
 // struct exectrace_batch_record in exectrace.h) into events. A batch
-// takes three allocations: the events, one string holding the records
-// (filenames, interpreters and arguments are substrings of it) and the
-// arguments' backing array, so an event kept keeps its batch's.
+// takes three allocations: the events, one string holding the records'
+// strings (filenames, interpreters and arguments are substrings of it)
+// and the arguments' backing array, so an event kept keeps its batch's.
 func (t *tracer) decode(buf []byte, n int) []Event {
-	end, nargs := 0, 0
+	end, nargs, nstr := 0, 0, 0
 	for i := 0; i < n; i++ {
 		r := recordAt(buf, end)
 		nargs += int(r.argv_count)
 		if hasRich(r) {
 			nargs += int(r.env_count)
 		}
+		nstr += int(r.size) - int(r.hdr_size)
 		end += int(r.size)
 	}
-	recs := string(buf[:end])
+	// Without the headers, most of a small record: less for the GC.
+	strs := make([]byte, 0, nstr)
+	for off := 0; off < end; {
+		r := recordAt(buf, off)
+		strs = append(strs, buf[off+int(r.hdr_size):off+int(r.size)]...)
+		off += int(r.size)
+	}
+	recs := unsafe.String(unsafe.SliceData(strs), len(strs))
 	argv := make([]string, 0, nargs)
 	evs := make([]Event, n)
 	// The audit ids and layer flags the events point to, one array each
 	// per batch.
 	ids := make([]uint32, 2*n)
 	layers := make([]bool, n)
-	off := 0
+	off, base := 0, 0
 	for i := range evs {
 		r := recordAt(buf, off)
-		rec := recs[off : off+int(r.size)]
+		// The string at offset o of the record, n bytes.
+		at := base - int(r.hdr_size)
+		str := func(o, n C.uint32_t) string { return recs[at+int(o) : at+int(o)+int(n)] }
 		off += int(r.size)
+		base += int(r.size) - int(r.hdr_size)
 		flags := uint32(r.flags)
 		from := len(argv)
-		aoff := int(r.argv_off)
-		argv = appendArgv(argv, rec[aoff:aoff+int(r.argv_len)], int(r.argv_count))
+		argv = appendArgv(argv, str(r.argv_off, r.argv_len), int(r.argv_count))
 		// Capacity cut at the end: appending to one event's Argv leaves
 		// the next event's alone.
 		args := argv[from:len(argv):len(argv)]
@@ -600,10 +655,9 @@ func (t *tracer) decode(buf []byte, n int) []Event {
 			args, cut = compatArgv(args, int(r.argc))
 			truncated = truncated || cut
 		}
-		foff := int(r.filename_off)
 		e := &evs[i]
 		*e = Event{
-			Filename:  rec[foff : foff+int(r.filename_len)],
+			Filename:  str(r.filename_off, r.filename_len),
 			Argv:      args,
 			Truncated: truncated,
 			PID:       uint32(r.pid),
@@ -615,13 +669,11 @@ func (t *tracer) decode(buf []byte, n int) []Event {
 			PidNS:     uint32(r.pid_ns),
 		}
 		if flags&C.EXECTRACE_EVENT_HAS_INTERP != 0 {
-			ioff := int(r.interp_off)
-			e.Interpreter = rec[ioff : ioff+int(r.interp_len)]
+			e.Interpreter = str(r.interp_off, r.interp_len)
 		}
 		if !hasRich(r) {
 			continue // a library older than the header: no such fields
 		}
-		str := func(off, n C.uint32_t) string { return rec[int(off) : int(off)+int(n)] }
 		e.ExePath = str(r.exe_path_off, r.exe_path_len)
 		e.Cwd = str(r.cwd_off, r.cwd_len)
 		e.TTY = str(r.tty_off, r.tty_len)
