@@ -37,6 +37,10 @@ pub(crate) struct Plan {
     pub(crate) rounds: usize,
     pub(crate) run_secs: f64,
     pub(crate) burst_per_spawner: u64,
+    /// The CPU per event of each consumer (row 4, consumers.rs): rounds,
+    /// interleaved, and seconds per round. Five: one consumer's rounds
+    /// spread by ±20% with the host's scheduling (Python 1.32–1.85 µs in
+    /// one run of three), too much for a median of three.
     pub(crate) cost_rounds: usize,
     pub(crate) cost_secs: f64,
     /// What one wake-up costs a busy CPU (wake_cost.rs): rounds, and the
@@ -61,7 +65,7 @@ impl Plan {
             rounds: 3,
             run_secs: 2.0,
             burst_per_spawner: 20_000,
-            cost_rounds: 3,
+            cost_rounds: 5,
             cost_secs: 2.0,
             wake_rounds: 60,
             wake_window: Duration::from_millis(200),
