@@ -1,6 +1,6 @@
 #!/bin/sh
 # exectrace benchmark (issue 6). Builds bench/ in release mode and runs it as root.
-#   bench/run.sh              full run (about 12 minutes on 2 cores)
+#   bench/run.sh              full run (about 15 minutes on 2 cores)
 #   bench/run.sh --quick      smoke test (well under a minute)
 #   bench/run.sh --soak 600   10-minute soak: drops and RSS every 10 s
 #   bench/run.sh --consumers  only the CPU per event of each consumer (~2 min)
