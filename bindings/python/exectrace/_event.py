@@ -81,17 +81,15 @@ def _header_field(i: int, doc: str) -> property:
 
 
 # struct exectrace_batch_record (exectrace.h), native byte order: its
-# first release's 128 bytes (_HEADER), and those with the fields appended
-# since (_FULL, 192 bytes), present when hdr_size covers them. Fields a
+# first release's 128 bytes (_HEADER), then the fields appended since
+# (_EXT, up to 192 bytes), present when hdr_size covers them. Fields a
 # newer library appends after them are skipped.
 _R = _ffi.exectrace_batch_record
 _HEADER = struct.Struct("=IIIiQQQ18I16s")
 assert _HEADER.size == _R.loginuid.offset
-_FULL = struct.Struct("=IIIiQQQ18I16sIIQQ10I")
-assert _FULL.size == ctypes.sizeof(_R)
-_FULL_SIZE = _FULL.size
-_EXT = struct.Struct("=IIQQ10I")  # the appended fields alone
-assert _HEADER.size + _EXT.size == _FULL_SIZE
+_EXT = struct.Struct("=IIQQ10I")
+_FULL_SIZE = _HEADER.size + _EXT.size
+assert _FULL_SIZE == ctypes.sizeof(_R)
 # argv needs only argv_len and argv_off: one small unpack, not the header's.
 _ARGV_AT = _R.argv_len.offset
 _argv_len_off = struct.Struct(f"=I{_R.argv_off.offset - _ARGV_AT - 4}xI").unpack_from

@@ -84,7 +84,7 @@ def test_event_is_immutable_comparable_and_picklable() -> None:
 
 
 def test_header_struct_matches_ctypes() -> None:
-    from exectrace._event import _FULL, _HEADER
+    from exectrace._event import _EXT, _HEADER
 
     assert _HEADER.size == _R.loginuid.offset == 128
     assert ctypes.sizeof(_R) == 192
@@ -93,7 +93,8 @@ def test_header_struct_matches_ctypes() -> None:
     assert (h[0], h[4], h[7], h[23], h[25].rstrip(b"\0")) == (136, 5, 9, 130, b"abc")
     assert struct.calcsize("=IIIiQQQ18I16s") == 128
     r = _R(size=200, hdr_size=192, loginuid=7, exe_inode=9, tty_off=193, tty_len=4)
-    h = _FULL.unpack(bytes(r))
+    b = bytes(r)
+    h = _HEADER.unpack(b[: _HEADER.size]) + _EXT.unpack(b[_HEADER.size :])
     assert (h[26], h[28], h[38], h[39]) == (7, 9, 193, 4)
 
 
